@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#define G_LOG_DOMAIN "GroveTest"
+
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "grove-test-utils.h"
+#include "grove-utils.h"
+
+/**
+ * grove_test_is_root:
+ *
+ * Returns: %TRUE when the tests can mount, chown and mknod
+ */
+gboolean
+grove_test_is_root (void)
+{
+  return geteuid () == 0;
+}
+
+/**
+ * grove_test_make_tmpdir:
+ *
+ * Returns: (transfer full): a new directory under /var/tmp (a disk filesystem, so
+ *   overlayfs and xattrs behave as in production); remove it with grove_test_rm_rf()
+ */
+char *
+grove_test_make_tmpdir (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *tmpl = g_strdup ("/var/tmp/grove-test-XXXXXX");
+  char *dir = g_mkdtemp (tmpl);
+
+  g_assert_nonnull (dir);
+  g_assert_no_error (error);
+  return g_steal_pointer (&tmpl);
+}
+
+/**
+ * grove_test_rm_rf:
+ * @path: what to remove
+ *
+ * Removes @path; fails the test if something (a mount) is left below it.
+ */
+void
+grove_test_rm_rf (const char *path)
+{
+  g_autoptr (GError) error = NULL;
+
+  grove_rm_rf_at (AT_FDCWD, path, NULL, &error);
+  g_assert_no_error (error);
+}
+
+static GPtrArray *
+collect_args (const char *first_arg, va_list args)
+{
+  GPtrArray *argv = g_ptr_array_new_with_free_func (g_free);
+
+  for (const char *arg = first_arg; arg != NULL; arg = va_arg (args, const char *))
+    g_ptr_array_add (argv, g_strdup (arg));
+  g_ptr_array_add (argv, NULL);
+  return argv;
+}
+
+static int
+run_argv (GPtrArray *argv, char **out_stdout)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *err = NULL;
+  int status = 0;
+
+  g_spawn_sync (NULL, (char **)argv->pdata, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, out_stdout, &err,
+                &status, &error);
+  g_assert_no_error (error);
+  if (!g_spawn_check_wait_status (status, NULL))
+    g_test_message ("%s failed: %s", (char *)argv->pdata[0], err);
+  return WIFEXITED (status) ? WEXITSTATUS (status) : 128 + WTERMSIG (status);
+}
+
+/**
+ * grove_test_mkimage:
+ * @first_arg: the first argument of tests/mkimage.py
+ * @...: more arguments, %NULL-terminated
+ *
+ * Builds a test image with tests/mkimage.py; fails the test if it fails.
+ */
+void
+grove_test_mkimage (const char *first_arg, ...)
+{
+  va_list args;
+  g_autoptr (GPtrArray) argv = NULL;
+  const char *python = g_getenv ("GROVE_PYTHON");
+  g_autofree char *script = g_test_build_filename (G_TEST_DIST, "mkimage.py", NULL);
+
+  va_start (args, first_arg);
+  argv = collect_args (first_arg, args);
+  va_end (args);
+  g_ptr_array_insert (argv, 0, g_strdup (script));
+  g_ptr_array_insert (argv, 0, g_strdup (python ? python : "python3"));
+  g_assert_cmpint (run_argv (argv, NULL), ==, 0);
+}
+
+/**
+ * grove_test_run:
+ * @out_stdout: (out) (optional): what the command printed
+ * @first_arg: the command
+ * @...: its arguments, %NULL-terminated
+ *
+ * Returns: the exit status (128 + signal if it was killed)
+ */
+int
+grove_test_run (char **out_stdout, const char *first_arg, ...)
+{
+  va_list args;
+  g_autoptr (GPtrArray) argv = NULL;
+
+  va_start (args, first_arg);
+  argv = collect_args (first_arg, args);
+  va_end (args);
+  return run_argv (argv, out_stdout);
+}
+
+/**
+ * grove_test_du:
+ * @path: a directory
+ *
+ * Returns: bytes allocated below @path, each hardlinked inode counted once (`du`)
+ */
+guint64
+grove_test_du (const char *path)
+{
+  g_autofree char *out = NULL;
+
+  g_assert_cmpint (grove_test_run (&out, "du", "-s", "-B1", path, NULL), ==, 0);
+  return g_ascii_strtoull (out, NULL, 10);
+}
+
+/**
+ * grove_test_count_files:
+ * @path: a directory
+ *
+ * Returns: the number of regular files (names, not inodes) below @path
+ */
+guint
+grove_test_count_files (const char *path)
+{
+  g_autofree char *out = NULL;
+
+  g_assert_cmpint (grove_test_run (&out, "find", path, "-type", "f", "-printf", ".", NULL), ==, 0);
+  return (guint)strlen (out);
+}
