@@ -373,6 +373,420 @@ test_hostile (Fixture *fx, gconstpointer data)
   g_free (ostree_fsck (fx));
 }
 
+/* two images that share all but a few small files: the repo grows by those only */
+static void
+test_dedup (Fixture *fx, gconstpointer data)
+{
+  g_autofree char *base = NULL;
+  g_autofree char *variant = NULL;
+  g_autofree char *objects = NULL;
+  g_autoptr (GroveImage) image1 = NULL;
+  g_autoptr (GroveImage) image2 = NULL;
+  guint64 after_first, after_second;
+
+  if (fx->store == NULL)
+    return;
+  base = fx_path (fx, "base");
+  variant = fx_path (fx, "variant");
+  grove_test_mkimage ("busybox", "--format", "oci-dir", "--compression", "gzip", base, NULL);
+  grove_test_mkimage ("busybox", "--format", "docker-archive", "--extra", "etc/motd=hello",
+                      "--extra", "etc/variant=2", variant, NULL);
+  objects = g_build_filename (grove_store_get_repo_path (fx->store), "objects", NULL);
+  image1 = import_one (fx, base, "localhost/base:1");
+  after_first = grove_test_du (objects);
+  image2 = import_one (fx, variant, "localhost/variant:1");
+  after_second = grove_test_du (objects);
+  g_test_message ("objects: %" G_GUINT64_FORMAT " after the first image, %" G_GUINT64_FORMAT
+                  " after the second",
+                  after_first, after_second);
+  g_assert_cmpstr (grove_image_get_id (image1), !=, grove_image_get_id (image2));
+  /* the second image adds two files, a layer commit, an image commit and some dirtrees */
+  g_assert_cmpuint (after_second - after_first, <, 128 * 1024);
+  g_assert_cmpuint (after_first, >, 1024 * 1024);
+}
+
+static void
+test_remove (Fixture *fx, gconstpointer data)
+{
+  g_autofree char *path1 = NULL;
+  g_autofree char *path2 = NULL;
+  g_autofree char *objects = NULL;
+  g_autofree char *checkout = NULL;
+  g_autofree char *rootfs = NULL;
+  g_autoptr (GroveImage) image1 = NULL;
+  g_autoptr (GroveImage) image2 = NULL;
+  g_autoptr (GError) error = NULL;
+  guint64 with_both, with_one;
+
+  if (fx->store == NULL)
+    return;
+  path1 = fx_path (fx, "one");
+  path2 = fx_path (fx, "two");
+  grove_test_mkimage ("busybox", "--format", "oci-dir", path1, NULL);
+  grove_test_mkimage ("multilayer", "--format", "oci-archive", "--compression", "zstd", path2,
+                      NULL);
+  objects = g_build_filename (grove_store_get_repo_path (fx->store), "objects", NULL);
+  image1 = import_one (fx, path1, "localhost/one:1");
+  image2 = import_one (fx, path2, "localhost/two:1");
+  with_both = grove_test_du (objects);
+
+  /* in use by a container: refused, and nothing changes */
+  rootfs = grove_store_prepare_rootfs (fx->store, "user", "localhost/two:1", NULL, &error);
+  g_assert_no_error (error);
+  g_assert_false (grove_store_remove_image (fx->store, "localhost/two:1", NULL, &error));
+  g_assert_error (error, GROVE_ERROR, GROVE_ERROR_BUSY);
+  g_assert_nonnull (strstr (error->message, "in use by container user"));
+  g_clear_error (&error);
+  g_assert_cmpuint (grove_test_du (objects), ==, with_both);
+
+  g_assert_true (grove_store_release_rootfs (fx->store, "user", NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (grove_store_remove_image (fx->store, "localhost/two:1", NULL, &error));
+  g_assert_no_error (error);
+  checkout = g_build_filename (fx->root, "checkouts", grove_image_get_id (image2), NULL);
+  assert_absent (checkout);
+  assert_absent (rootfs);
+  with_one = grove_test_du (objects);
+  g_test_message ("objects: %" G_GUINT64_FORMAT " with both images, %" G_GUINT64_FORMAT
+                  " after removing one",
+                  with_both, with_one);
+  g_assert_cmpuint (with_one, <, with_both);
+  g_assert_cmpuint (count_refs (fx, "grove/layers"), ==, 1);
+
+  /* a second removal, or a removal of a name that is gone, is a clear not-found */
+  g_assert_false (grove_store_remove_image (fx->store, "localhost/two:1", NULL, &error));
+  g_assert_error (error, GROVE_ERROR, GROVE_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+
+  /* the last image goes: the repo is back to (almost) nothing */
+  g_assert_true (grove_store_remove_image (fx->store, grove_image_get_id (image1), NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (count_refs (fx, "grove/layers"), ==, 0);
+  g_assert_cmpuint (grove_test_count_files (objects), ==, 0);
+  g_free (ostree_fsck (fx));
+}
+
+static void
+test_lookup_and_tags (Fixture *fx, gconstpointer data)
+{
+  g_autofree char *path = NULL;
+  g_autofree char *prefix = NULL;
+  g_autofree char *by_digest = NULL;
+  g_autoptr (GroveImage) image = NULL;
+  g_autoptr (GroveImage) found = NULL;
+  g_autoptr (GError) error = NULL;
+  g_auto (GStrv) repo_digests = NULL;
+  const char *names[] = { NULL, "sha256:", "docker.io/library/busybox:1.36", "busybox:1.36" };
+
+  if (fx->store == NULL)
+    return;
+  path = fx_path (fx, "img");
+  grove_test_mkimage ("busybox", "--format", "docker-archive", "--tag", "busybox:1.36", path, NULL);
+  image = import_one (fx, path, NULL);
+  g_assert_cmpstr (grove_image_get_names (image)[0], ==, "docker.io/library/busybox:1.36");
+  prefix = g_strndup (grove_image_get_id (image), 12);
+  names[0] = prefix;
+  by_digest = g_strconcat ("sha256:", grove_image_get_id (image), NULL);
+  names[1] = by_digest;
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    {
+      g_autoptr (GroveImage) hit = grove_store_lookup_image (fx->store, names[i], NULL, &error);
+      g_assert_no_error (error);
+      g_assert_cmpstr (grove_image_get_id (hit), ==, grove_image_get_id (image));
+    }
+  repo_digests = grove_image_dup_repo_digests (image);
+  g_assert_cmpuint (g_strv_length (repo_digests), ==, 1);
+  found = grove_store_lookup_image (fx->store, repo_digests[0], NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (grove_image_get_id (found), ==, grove_image_get_id (image));
+
+  /* unknown names and IDs are not found; malformed ones say why */
+  g_assert_null (grove_store_lookup_image (fx->store, "busybox:9", NULL, &error));
+  g_assert_error (error, GROVE_ERROR, GROVE_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+  g_assert_null (grove_store_lookup_image (fx->store, "Not/A/Name", NULL, &error));
+  g_assert_error (error, GROVE_ERROR, GROVE_ERROR_NOT_FOUND);
+  g_assert_nonnull (strstr (error->message, "lowercase"));
+  g_clear_error (&error);
+
+  /* tag, untag: the image stays while it has none */
+  g_assert_true (grove_store_tag_image (fx->store, prefix, "localhost/mine:v2", NULL, &error));
+  g_assert_no_error (error);
+  g_clear_object (&found);
+  found = grove_store_lookup_image (fx->store, "localhost/mine:v2", NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (g_strv_length ((char **)grove_image_get_names (found)), ==, 2);
+  g_assert_true (grove_store_untag_image (fx->store, "busybox:1.36", NULL, &error));
+  g_assert_true (grove_store_untag_image (fx->store, "localhost/mine:v2", NULL, &error));
+  g_assert_no_error (error);
+  g_assert_false (grove_store_untag_image (fx->store, "localhost/mine:v2", NULL, &error));
+  g_assert_error (error, GROVE_ERROR, GROVE_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+  g_assert_false (grove_store_tag_image (fx->store, prefix, "bad@name", NULL, &error));
+  g_assert_error (error, GROVE_ERROR, GROVE_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  g_clear_object (&found);
+  found = grove_store_lookup_image (fx->store, prefix, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (g_strv_length ((char **)grove_image_get_names (found)), ==, 0);
+}
+
+static void
+write_file (const char *dir, const char *name, const char *contents)
+{
+  g_autofree char *path = g_build_filename (dir, name, NULL);
+  g_autoptr (GError) error = NULL;
+
+  g_file_set_contents (path, contents, -1, &error);
+  g_assert_no_error (error);
+}
+
+/* containers write to their own upper dir; the image, its checkout and other containers
+ * never see it, even for files ostree stores as one object */
+static void
+test_rootfs_isolation (Fixture *fx, gconstpointer data)
+{
+  g_autofree char *path = NULL;
+  g_autofree char *a = NULL;
+  g_autofree char *b = NULL;
+  g_autofree char *again = NULL;
+  g_autofree char *checkout = NULL;
+  g_autoptr (GroveImage) image = NULL;
+  g_autoptr (GError) error = NULL;
+
+  if (fx->store == NULL)
+    return;
+  path = fx_path (fx, "img");
+  /* two names with the same content and metadata are one ostree object */
+  grove_test_mkimage ("busybox", "--format", "oci-dir", "--extra", "etc/one=same\n", "--extra",
+                      "etc/two=same\n", path, NULL);
+  image = import_one (fx, path, "localhost/iso:1");
+  checkout = g_build_filename (fx->root, "checkouts", grove_image_get_id (image), NULL);
+  a = grove_store_prepare_rootfs (fx->store, "ctr-a", "localhost/iso:1", NULL, &error);
+  g_assert_no_error (error);
+  b = grove_store_prepare_rootfs (fx->store, "ctr-b", grove_image_get_id (image), NULL, &error);
+  g_assert_no_error (error);
+  again = grove_store_prepare_rootfs (fx->store, "ctr-a", "localhost/iso:1", NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (again, ==, a);
+
+  write_file (a, "etc/one", "changed by a\n");
+  write_file (a, "etc/hosts", "127.0.0.1 localhost\n");
+  assert_file_contents (a, "etc/one", "changed by a\n");
+  assert_file_contents (a, "etc/two", "same\n");
+  assert_file_contents (b, "etc/one", "same\n");
+  assert_file_contents (checkout, "etc/one", "same\n");
+  assert_file_contents (checkout, "etc/two", "same\n");
+  g_assert_false (g_file_test (g_build_filename (b, "etc", "hosts", NULL), G_FILE_TEST_EXISTS));
+
+  /* a rootfs from another image under the same container ID is refused */
+  g_assert_null (grove_store_prepare_rootfs (fx->store, "ctr-a", "localhost/nope:1", NULL, &error));
+  g_assert_error (error, GROVE_ERROR, GROVE_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+  g_assert_null (
+      grove_store_prepare_rootfs (fx->store, "../evil", "localhost/iso:1", NULL, &error));
+  g_assert_error (error, GROVE_ERROR, GROVE_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+
+  /* release is idempotent */
+  for (guint i = 0; i < 2; i++)
+    {
+      g_assert_true (grove_store_release_rootfs (fx->store, "ctr-b", NULL, &error));
+      g_assert_no_error (error);
+    }
+  assert_absent (b);
+  g_free (ostree_fsck (fx));
+}
+
+/* after a reboot the overlay is gone but its dirs and ref are on disk: prepare re-mounts it */
+static void
+test_rootfs_remount (Fixture *fx, gconstpointer data)
+{
+  g_autofree char *path = NULL;
+  g_autofree char *rootfs = NULL;
+  g_autofree char *remounted = NULL;
+  g_autoptr (GroveImage) image = NULL;
+  g_autoptr (GError) error = NULL;
+  g_auto (GStrv) ids = NULL;
+
+  if (fx->store == NULL)
+    return;
+  path = fx_path (fx, "img");
+  grove_test_mkimage ("busybox", "--format", "oci-dir", path, NULL);
+  image = import_one (fx, path, "localhost/remount:1");
+  rootfs = grove_store_prepare_rootfs (fx->store, "survivor", "localhost/remount:1", NULL, &error);
+  g_assert_no_error (error);
+  write_file (rootfs, "root/state", "kept\n");
+
+  /* the daemon goes away and the mount with it */
+  g_clear_object (&fx->store);
+  g_assert_cmpint (umount2 (rootfs, 0), ==, 0);
+  g_assert_false (
+      g_file_test (g_build_filename (rootfs, "root", "state", NULL), G_FILE_TEST_EXISTS));
+
+  fx->store = grove_store_open (fx->root, NULL, &error);
+  g_assert_no_error (error);
+  ids = grove_store_list_rootfs (fx->store, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (g_strv_length (ids), ==, 1);
+  g_assert_cmpstr (ids[0], ==, "survivor");
+  remounted = grove_store_prepare_rootfs (fx->store, "survivor", NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (remounted, ==, rootfs);
+  assert_file_contents (rootfs, "root/state", "kept\n");
+}
+
+static void
+test_lock (Fixture *fx, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GroveStore) second = NULL;
+
+  if (fx->store == NULL)
+    return;
+  second = grove_store_open (fx->root, NULL, &error);
+  g_assert_null (second);
+  g_assert_error (error, GROVE_ERROR, GROVE_ERROR_BUSY);
+  g_assert_nonnull (strstr (error->message, "in use by another process"));
+  g_clear_error (&error);
+  g_clear_object (&fx->store);
+  fx->store = grove_store_open (fx->root, NULL, &error);
+  g_assert_no_error (error);
+}
+
+/* an import SIGKILLed half-way leaves a consistent repo and no image; a re-import works */
+static void
+test_kill_import (Fixture *fx, gconstpointer data)
+{
+  g_autofree char *path = NULL;
+  g_autofree char *helper = NULL;
+  g_autoptr (GSubprocess) child = NULL;
+  g_autoptr (GDataInputStream) lines = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GroveImage) image = NULL;
+  guint64 files = 0;
+
+  if (fx->store == NULL)
+    return;
+  path = fx_path (fx, "big");
+  grove_test_mkimage ("bigimage", "--files", "4000", "--total-bytes", "40000000", "--tag",
+                      "localhost/big:1", path, NULL);
+  /* the child takes the store: this process lets go of it first */
+  g_clear_object (&fx->store);
+  helper = g_test_build_filename (G_TEST_BUILT, "grove-test-import", NULL);
+  child = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error, helper, fx->root, path, NULL);
+  g_assert_no_error (error);
+  lines = g_data_input_stream_new (g_subprocess_get_stdout_pipe (child));
+  while (files < 1000)
+    {
+      g_autofree char *line = g_data_input_stream_read_line (lines, NULL, NULL, &error);
+      g_assert_no_error (error);
+      g_assert_nonnull (line);
+      g_assert_true (g_str_has_prefix (line, "progress "));
+      files = g_ascii_strtoull (line + strlen ("progress "), NULL, 10);
+    }
+  g_subprocess_force_exit (child);
+  g_subprocess_wait (child, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_false (g_subprocess_get_if_exited (child));
+  g_test_message ("killed the import after %" G_GUINT64_FORMAT " files", files);
+
+  fx->store = grove_store_open (fx->root, NULL, &error);
+  g_assert_no_error (error);
+  g_free (ostree_fsck (fx));
+  g_assert_cmpuint (count_refs (fx, "grove/images"), ==, 0);
+  g_assert_cmpuint (count_refs (fx, "grove/tags"), ==, 0);
+  g_assert_null (grove_store_lookup_image (fx->store, "localhost/big:1", NULL, &error));
+  g_assert_error (error, GROVE_ERROR, GROVE_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+
+  image = import_one (fx, path, NULL);
+  g_assert_cmpstr (grove_image_get_names (image)[0], ==, "localhost/big:1");
+  g_free (ostree_fsck (fx));
+}
+
+static void
+test_multiplatform (Fixture *fx, gconstpointer data)
+{
+  g_autofree char *both = NULL;
+  g_autofree char *foreign = NULL;
+  g_autofree char *rootfs = NULL;
+  g_autoptr (GroveImage) image = NULL;
+  g_autoptr (GPtrArray) images = NULL;
+  g_autoptr (GError) error = NULL;
+  const char *os, *arch, *variant;
+  g_autofree char *platform = NULL;
+
+  if (fx->store == NULL)
+    return;
+  grove_host_platform (&os, &arch, &variant);
+  platform = g_strdup_printf ("%s/%s", os, arch);
+  both = fx_path (fx, "both");
+  foreign = fx_path (fx, "foreign");
+  grove_test_mkimage ("multiplatform", "--platforms", "linux/arm64,linux/amd64,linux/s390x",
+                      "--tag", "localhost/multi:1", both, NULL);
+  grove_test_mkimage ("multiplatform", "--platforms", "linux/ppc64le,linux/s390x", "--tag",
+                      "localhost/foreign:1", foreign, NULL);
+  image = import_one (fx, both, NULL);
+  rootfs = grove_store_prepare_rootfs (fx->store, "mp", "localhost/multi:1", NULL, &error);
+  g_assert_no_error (error);
+  if (g_str_equal (platform, "linux/amd64") || g_str_equal (platform, "linux/arm64"))
+    {
+      g_autofree char *expected = g_strdup_printf ("%s\n", platform);
+      g_autofree char *contents = NULL;
+      g_autofree char *file = g_build_filename (rootfs, "etc", "platform", NULL);
+      g_file_get_contents (file, &contents, NULL, &error);
+      g_assert_no_error (error);
+      g_assert_cmpstr (g_strchomp (contents), ==, platform);
+    }
+
+  images = grove_store_import_image (fx->store, foreign, GROVE_IMAGE_FORMAT_AUTO, NULL, NULL, NULL,
+                                     NULL, &error);
+  g_assert_null (images);
+  g_assert_error (error, GROVE_ERROR, GROVE_ERROR_UNSUPPORTED);
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, "linux/s390x"));
+}
+
+static void
+import_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  GPtrArray **out = user_data;
+  g_autoptr (GError) error = NULL;
+
+  *out = grove_store_import_image_finish (GROVE_STORE (source), result, &error);
+  g_assert_no_error (error);
+}
+
+static void
+count_progress_cb (const GroveImportProgress *progress, gpointer user_data)
+{
+  guint64 *max_bytes = user_data;
+  *max_bytes = MAX (*max_bytes, progress->bytes);
+}
+
+/* the main loop keeps turning while a worker thread imports */
+static void
+test_import_async (Fixture *fx, gconstpointer data)
+{
+  g_autofree char *path = NULL;
+  g_autoptr (GPtrArray) images = NULL;
+  guint64 max_bytes = 0;
+
+  if (fx->store == NULL)
+    return;
+  path = fx_path (fx, "img");
+  grove_test_mkimage ("busybox", "--format", "oci-archive", "--compression", "gzip", path, NULL);
+  grove_store_import_image_async (fx->store, path, GROVE_IMAGE_FORMAT_OCI_ARCHIVE,
+                                  "localhost/async:1", count_progress_cb, &max_bytes, NULL,
+                                  import_done_cb, &images);
+  while (images == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpuint (images->len, ==, 1);
+  g_assert_cmpuint (max_bytes, >, 100 * 1024);
+  g_assert_cmpstr (grove_image_get_names (images->pdata[0])[0], ==, "localhost/async:1");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -383,5 +797,14 @@ main (int argc, char **argv)
   ADD ("import/small", test_import_small);
   ADD ("import/multilayer-umoci", test_multilayer_umoci);
   ADD ("import/hostile", test_hostile);
+  ADD ("import/dedup", test_dedup);
+  ADD ("remove", test_remove);
+  ADD ("lookup-and-tags", test_lookup_and_tags);
+  ADD ("rootfs/isolation", test_rootfs_isolation);
+  ADD ("rootfs/remount", test_rootfs_remount);
+  ADD ("lock", test_lock);
+  ADD ("import/kill", test_kill_import);
+  ADD ("import/multiplatform", test_multiplatform);
+  ADD ("import/async", test_import_async);
   return g_test_run ();
 }

@@ -479,8 +479,10 @@ platform_matches (GroveImageSource *self, const char *os, const char *architectu
 {
   if (g_strcmp0 (os, self->os) != 0 || g_strcmp0 (architecture, self->architecture) != 0)
     return FALSE;
-  /* a variant narrows the match only when both sides give one */
-  return variant == NULL || self->variant == NULL || strcmp (variant, self->variant) == 0;
+  /* a variant narrows the match only when both sides give one ("" is none) */
+  if (variant == NULL || *variant == '\0' || self->variant == NULL || *self->variant == '\0')
+    return TRUE;
+  return strcmp (variant, self->variant) == 0;
 }
 
 static void
@@ -688,7 +690,9 @@ read_kept_entry (GroveImageSource *self, const char *path, gint64 expected_size,
     return NULL;
   if (bytes == NULL)
     {
-      grove_throw (error, GROVE_ERROR_INVALID_IMAGE, "%s was not kept as image metadata", path);
+      grove_throw (error, GROVE_ERROR_INVALID_IMAGE,
+                   "%s is not a metadata entry (*.json or " BLOB_PREFIX "*), so was not kept",
+                   path);
       return NULL;
     }
   return g_bytes_ref (bytes);
