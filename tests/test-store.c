@@ -10,6 +10,8 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <json-glib/json-glib.h>
+
 #include "grove-store.h"
 #include "grove-test-utils.h"
 #include "grove-utils.h"
@@ -673,8 +675,9 @@ test_kill_import (Fixture *fx, gconstpointer data)
                       "localhost/big:1", path, NULL);
   /* the child takes the store: this process lets go of it first */
   g_clear_object (&fx->store);
-  helper = g_test_build_filename (G_TEST_BUILT, "grove-test-import", NULL);
-  child = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error, helper, fx->root, path, NULL);
+  helper = g_test_build_filename (G_TEST_BUILT, "grove-store-tool", NULL);
+  child = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error, helper, "import", fx->root,
+                            path, NULL);
   g_assert_no_error (error);
   lines = g_data_input_stream_new (g_subprocess_get_stdout_pipe (child));
   while (files < 1000)
@@ -787,6 +790,98 @@ test_import_async (Fixture *fx, gconstpointer data)
   g_assert_cmpstr (grove_image_get_names (images->pdata[0])[0], ==, "localhost/async:1");
 }
 
+static void
+write_runc_config (const char *bundle, const char *rootfs, const char *bind_source)
+{
+  g_autofree char *config_path = g_build_filename (bundle, "config.json", NULL);
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autoptr (JsonGenerator) generator = json_generator_new ();
+  g_autoptr (GError) error = NULL;
+  JsonObject *config, *process, *root, *mount;
+  JsonArray *args;
+
+  g_assert_cmpint (grove_test_run (NULL, "sh", "-c", "cd \"$0\" && runc spec", bundle, NULL), ==,
+                   0);
+  json_parser_load_from_file (parser, config_path, &error);
+  g_assert_no_error (error);
+  config = json_node_get_object (json_parser_get_root (parser));
+  process = json_object_get_object_member (config, "process");
+  json_object_set_boolean_member (process, "terminal", FALSE);
+  args = json_array_new ();
+  json_array_add_string_element (args, "/bin/sh");
+  json_array_add_string_element (args, "-c");
+  json_array_add_string_element (args, "echo hello from grove; cat /etc/grove-bind; "
+                                       "echo written > /root/out; id -u");
+  json_object_set_array_member (process, "args", args);
+  root = json_object_get_object_member (config, "root");
+  json_object_set_string_member (root, "path", rootfs);
+  json_object_set_boolean_member (root, "readonly", FALSE);
+  /* a mount point the image does not have: runc must be able to create it */
+  mount = json_object_new ();
+  json_object_set_string_member (mount, "destination", "/etc/grove-bind");
+  json_object_set_string_member (mount, "type", "bind");
+  json_object_set_string_member (mount, "source", bind_source);
+  args = json_array_new ();
+  json_array_add_string_element (args, "rbind");
+  json_array_add_string_element (args, "ro");
+  json_object_set_array_member (mount, "options", args);
+  json_array_add_object_element (json_object_get_array_member (config, "mounts"), mount);
+  json_generator_set_root (generator, json_parser_get_root (parser));
+  json_generator_to_file (generator, config_path, &error);
+  g_assert_no_error (error);
+}
+
+/* the rootfs is what a real OCI runtime needs: runc runs in it and creates its mount points
+ * in the container's upper dir, never in the shared checkout */
+static void
+test_rootfs_runc (Fixture *fx, gconstpointer data)
+{
+  g_autofree char *path = NULL;
+  g_autofree char *rootfs = NULL;
+  g_autofree char *bundle = NULL;
+  g_autofree char *state = NULL;
+  g_autofree char *bind_source = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *checkout = NULL;
+  g_autofree char *upper = NULL;
+  g_autoptr (GroveImage) image = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *cid = g_strdup_printf ("grove-test-%d", (int)getpid ());
+
+  if (fx->store == NULL)
+    return;
+  if (g_find_program_in_path ("runc") == NULL)
+    {
+      g_test_skip ("runc is not installed");
+      return;
+    }
+  path = fx_path (fx, "img");
+  bundle = fx_path (fx, "bundle");
+  state = fx_path (fx, "runc-state");
+  bind_source = fx_path (fx, "bind-source");
+  g_assert_cmpint (mkdir (bundle, 0700), ==, 0);
+  write_file (fx->tmpdir, "bind-source", "bound from the host\n");
+  grove_test_mkimage ("busybox", "--format", "oci-dir", path, NULL);
+  image = import_one (fx, path, "localhost/runc:1");
+  rootfs = grove_store_prepare_rootfs (fx->store, cid, "localhost/runc:1", NULL, &error);
+  g_assert_no_error (error);
+  write_runc_config (bundle, rootfs, bind_source);
+
+  g_assert_cmpint (grove_test_run (&out, "runc", "--root", state, "run", "--bundle", bundle, cid,
+                                   NULL),
+                   ==, 0);
+  g_assert_cmpstr (out, ==, "hello from grove\nbound from the host\n0\n");
+  assert_file_contents (rootfs, "root/out", "written\n");
+  checkout = g_build_filename (fx->root, "checkouts", grove_image_get_id (image), NULL);
+  upper = g_build_filename (fx->root, "snapshots", cid, "upper", NULL);
+  g_assert_true (g_file_test (g_build_filename (upper, "etc", "grove-bind", NULL),
+                              G_FILE_TEST_EXISTS));
+  assert_absent (g_build_filename (checkout, "etc", "grove-bind", NULL));
+  assert_absent (g_build_filename (checkout, "root", "out", NULL));
+  grove_store_release_rootfs (fx->store, cid, NULL, &error);
+  g_assert_no_error (error);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -802,6 +897,7 @@ main (int argc, char **argv)
   ADD ("lookup-and-tags", test_lookup_and_tags);
   ADD ("rootfs/isolation", test_rootfs_isolation);
   ADD ("rootfs/remount", test_rootfs_remount);
+  ADD ("rootfs/runc", test_rootfs_runc);
   ADD ("lock", test_lock);
   ADD ("import/kill", test_kill_import);
   ADD ("import/multiplatform", test_multiplatform);
