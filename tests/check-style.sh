@@ -15,7 +15,7 @@ check () {
     echo "$2" | sed 's/^/# /'
   fi
 }
-echo "1..6"
+echo "1..7"
 check "no goto" "$(grep -n -E '\bgoto\b' $files)"
 check "no g_error ()" "$(grep -n -E '\bg_error \(' $files)"
 check "no g_error_free" "$(grep -n 'g_error_free' $files)"
@@ -26,3 +26,9 @@ for f in $(grep -l -E '\b_\(' $(find src -name '*.c')); do
   grep -qx "$f" po/POTFILES.in || missing="$missing $f"
 done
 check "files using _() are in po/POTFILES.in" "$missing"
+if command -v clang-format >/dev/null; then
+  check "clang-format (.clang-format, GNU at 100 columns)" \
+    "$(clang-format --dry-run --Werror $files 2>&1 | grep 'error:')"
+else
+  n=$((n + 1)); echo "ok $n # SKIP clang-format is not installed"
+fi

@@ -867,19 +867,68 @@ test_rootfs_runc (Fixture *fx, gconstpointer data)
   g_assert_no_error (error);
   write_runc_config (bundle, rootfs, bind_source);
 
-  g_assert_cmpint (grove_test_run (&out, "runc", "--root", state, "run", "--bundle", bundle, cid,
-                                   NULL),
-                   ==, 0);
+  g_assert_cmpint (
+      grove_test_run (&out, "runc", "--root", state, "run", "--bundle", bundle, cid, NULL), ==, 0);
   g_assert_cmpstr (out, ==, "hello from grove\nbound from the host\n0\n");
   assert_file_contents (rootfs, "root/out", "written\n");
   checkout = g_build_filename (fx->root, "checkouts", grove_image_get_id (image), NULL);
   upper = g_build_filename (fx->root, "snapshots", cid, "upper", NULL);
-  g_assert_true (g_file_test (g_build_filename (upper, "etc", "grove-bind", NULL),
-                              G_FILE_TEST_EXISTS));
+  g_assert_true (
+      g_file_test (g_build_filename (upper, "etc", "grove-bind", NULL), G_FILE_TEST_EXISTS));
   assert_absent (g_build_filename (checkout, "etc", "grove-bind", NULL));
   assert_absent (g_build_filename (checkout, "root", "out", NULL));
   grove_store_release_rootfs (fx->store, cid, NULL, &error);
   g_assert_no_error (error);
+}
+
+typedef struct
+{
+  gintptr first_progress; /* monotonic µs, written by the worker thread */
+  gintptr last_progress;
+} ImportTimes;
+
+static void
+record_progress_cb (const GroveImportProgress *progress, gpointer user_data)
+{
+  ImportTimes *times = user_data;
+  gintptr now = (gintptr)g_get_monotonic_time ();
+
+  g_atomic_pointer_compare_and_exchange (&times->first_progress, (gintptr)0, now);
+  g_atomic_pointer_set (&times->last_progress, now);
+}
+
+/* a long import in a worker thread does not hold up preparing a rootfs */
+static void
+test_prepare_during_import (Fixture *fx, gconstpointer data)
+{
+  g_autofree char *small = NULL;
+  g_autofree char *big = NULL;
+  g_autofree char *rootfs = NULL;
+  g_autoptr (GroveImage) image = NULL;
+  g_autoptr (GPtrArray) images = NULL;
+  g_autoptr (GError) error = NULL;
+  ImportTimes times = { 0, 0 };
+  gint64 prepared;
+
+  if (fx->store == NULL)
+    return;
+  small = fx_path (fx, "small");
+  big = fx_path (fx, "big");
+  grove_test_mkimage ("busybox", "--format", "oci-dir", small, NULL);
+  grove_test_mkimage ("bigimage", "--files", "4000", "--total-bytes", "40000000", big, NULL);
+  image = import_one (fx, small, "localhost/small:1");
+  grove_store_import_image_async (fx->store, big, GROVE_IMAGE_FORMAT_AUTO, "localhost/big:1",
+                                  record_progress_cb, &times, NULL, import_done_cb, &images);
+  while (g_atomic_pointer_get (&times.first_progress) == 0)
+    g_usleep (1000);
+  rootfs = grove_store_prepare_rootfs (fx->store, "during", "localhost/small:1", NULL, &error);
+  g_assert_no_error (error);
+  prepared = g_get_monotonic_time ();
+  while (images == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  g_test_message ("rootfs ready %" G_GINT64_FORMAT " ms before the import's last progress",
+                  ((gint64)g_atomic_pointer_get (&times.last_progress) - prepared) / 1000);
+  g_assert_cmpint ((gint64)g_atomic_pointer_get (&times.last_progress), >, prepared);
 }
 
 int
@@ -902,5 +951,6 @@ main (int argc, char **argv)
   ADD ("import/kill", test_kill_import);
   ADD ("import/multiplatform", test_multiplatform);
   ADD ("import/async", test_import_async);
+  ADD ("rootfs/during-import", test_prepare_during_import);
   return g_test_run ();
 }

@@ -25,8 +25,11 @@
  * Beside the repository: checkouts/<image id> (one read-only hardlink checkout per image,
  * only ever an overlay lower dir) and snapshots/<container id>/{upper,work,rootfs}.
  *
- * One mutex serialises everything that writes (ostree allows one transaction per repo);
- * an flock on store.lock keeps other processes out.
+ * write_lock serialises what writes the repository (ostree allows one transaction per
+ * repo): imports, removals, prunes, tags. rootfs_lock serialises container rootfs refs and
+ * mounts, so preparing a rootfs never waits for a long import; a removal takes both, so
+ * it cannot race a prepare that pins the image. An flock on store.lock keeps other
+ * processes out.
  */
 struct _GroveStore
 {
@@ -36,7 +39,8 @@ struct _GroveStore
   int root_fd;
   int lock_fd;
   OstreeRepo *repo;
-  GMutex lock;
+  GMutex write_lock;
+  GMutex rootfs_lock;
 };
 
 G_DEFINE_TYPE (GroveStore, grove_store, G_TYPE_OBJECT)
@@ -55,7 +59,8 @@ grove_store_finalize (GObject *object)
   grove_close_fd (&self->lock_fd);
   g_clear_pointer (&self->root, g_free);
   g_clear_pointer (&self->repo_path, g_free);
-  g_mutex_clear (&self->lock);
+  g_mutex_clear (&self->write_lock);
+  g_mutex_clear (&self->rootfs_lock);
   G_OBJECT_CLASS (grove_store_parent_class)->finalize (object);
 }
 
@@ -70,7 +75,8 @@ grove_store_init (GroveStore *self)
 {
   self->root_fd = -1;
   self->lock_fd = -1;
-  g_mutex_init (&self->lock);
+  g_mutex_init (&self->write_lock);
+  g_mutex_init (&self->rootfs_lock);
 }
 
 static gboolean
@@ -355,7 +361,6 @@ list_images_locked (GroveStore *self, GCancellable *cancellable, GError **error)
 GPtrArray *
 grove_store_list_images (GroveStore *self, GCancellable *cancellable, GError **error)
 {
-  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&self->lock);
 
   g_return_val_if_fail (GROVE_IS_STORE (self), NULL);
   return list_images_locked (self, cancellable, error);
@@ -474,7 +479,6 @@ GroveImage *
 grove_store_lookup_image (GroveStore *self, const char *name_or_id, GCancellable *cancellable,
                           GError **error)
 {
-  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&self->lock);
 
   g_return_val_if_fail (GROVE_IS_STORE (self), NULL);
   g_return_val_if_fail (name_or_id != NULL, NULL);
@@ -754,7 +758,7 @@ grove_store_import_image (GroveStore *self, const char *path, GroveImageFormat f
                         "%s holds %u images: one tag cannot name them all", path,
                         grove_image_source_get_plans (source)->len),
            NULL;
-  locker = g_mutex_locker_new (&self->lock);
+  locker = g_mutex_locker_new (&self->write_lock);
   if (!import_locked (&job, source, tag, commits, error))
     return g_prefix_error (error, "importing %s: ", path), NULL;
   tags = load_tags (self, cancellable, error);
@@ -865,7 +869,7 @@ gboolean
 grove_store_tag_image (GroveStore *self, const char *name_or_id, const char *tag,
                        GCancellable *cancellable, GError **error)
 {
-  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&self->lock);
+  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&self->write_lock);
   g_autoptr (GroveImage) image = NULL;
   g_autofree char *ref = NULL;
 
@@ -892,7 +896,7 @@ gboolean
 grove_store_untag_image (GroveStore *self, const char *tag, GCancellable *cancellable,
                          GError **error)
 {
-  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&self->lock);
+  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&self->write_lock);
   g_autofree char *ref = NULL;
   g_autofree char *commit = NULL;
 
@@ -1000,7 +1004,7 @@ prune_locked (GroveStore *self, guint64 *out_freed, GCancellable *cancellable, G
 gboolean
 grove_store_prune (GroveStore *self, guint64 *out_freed, GCancellable *cancellable, GError **error)
 {
-  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&self->lock);
+  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&self->write_lock);
 
   g_return_val_if_fail (GROVE_IS_STORE (self), FALSE);
   return prune_locked (self, out_freed, cancellable, error);
@@ -1043,7 +1047,8 @@ gboolean
 grove_store_remove_image (GroveStore *self, const char *name_or_id, GCancellable *cancellable,
                           GError **error)
 {
-  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&self->lock);
+  g_autoptr (GMutexLocker) write_locker = g_mutex_locker_new (&self->write_lock);
+  g_autoptr (GMutexLocker) rootfs_locker = g_mutex_locker_new (&self->rootfs_lock);
   g_autoptr (GroveImage) image = NULL;
   g_autofree char *ref = NULL;
   const char *commit;
@@ -1098,6 +1103,36 @@ create_specials (int tree_fd, GVariant *specials, GError **error)
   return TRUE;
 }
 
+/* creates the special files in the temporary checkout @tmp and renames it into place */
+static gboolean
+finish_checkout (GroveStore *self, GroveImage *image, const char *tmp, const char *rel,
+                 GError **error)
+{
+  g_autoptr (GVariant) commit_v = NULL;
+  g_autoptr (GVariant) metadata = NULL;
+  g_autoptr (GVariant) specials = NULL;
+  grove_autofd int tmp_fd = openat (self->root_fd, tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  int errsv;
+
+  if (tmp_fd < 0)
+    return grove_throw_errno_code (error, errno, "opening %s", tmp);
+  if (!ostree_repo_load_commit (self->repo, grove_image_get_commit (image), &commit_v, NULL, error))
+    return FALSE;
+  metadata = g_variant_get_child_value (commit_v, 0);
+  specials = g_variant_lookup_value (metadata, GROVE_META_SPECIALS,
+                                     G_VARIANT_TYPE (GROVE_SPECIALS_TYPE));
+  if (specials != NULL && !create_specials (tmp_fd, specials, error))
+    return FALSE;
+  if (renameat (self->root_fd, tmp, self->root_fd, rel) == 0)
+    return TRUE;
+  errsv = errno;
+  /* another thread made the same checkout first: that one is as good */
+  if (errsv == ENOTEMPTY || errsv == EEXIST)
+    return grove_rm_rf_at (self->root_fd, tmp, NULL, error);
+  return grove_throw_errno_code (error, errsv, "renaming the checkout of image %s into place",
+                                 grove_image_get_id (image));
+}
+
 /* the read-only hardlink checkout of an image, made once and shared by its containers */
 static char *
 ensure_checkout (GroveStore *self, GroveImage *image, GCancellable *cancellable, GError **error)
@@ -1105,10 +1140,6 @@ ensure_checkout (GroveStore *self, GroveImage *image, GCancellable *cancellable,
   const char *id = grove_image_get_id (image);
   g_autofree char *rel = g_build_filename (CHECKOUTS_DIR, id, NULL);
   g_autofree char *tmp = NULL;
-  g_autoptr (GVariant) commit_v = NULL;
-  g_autoptr (GVariant) metadata = NULL;
-  g_autoptr (GVariant) specials = NULL;
-  grove_autofd int tmp_fd = -1;
   OstreeRepoCheckoutAtOptions options = { 0 };
   struct stat st;
 
@@ -1121,20 +1152,10 @@ ensure_checkout (GroveStore *self, GroveImage *image, GCancellable *cancellable,
   options.no_copy_fallback = TRUE;
   if (!ostree_repo_checkout_at (self->repo, &options, self->root_fd, tmp,
                                 grove_image_get_commit (image), cancellable, error)
-      || !ostree_repo_load_commit (self->repo, grove_image_get_commit (image), &commit_v, NULL,
-                                   error))
-    return grove_rm_rf_at (self->root_fd, tmp, NULL, NULL), NULL;
-  metadata = g_variant_get_child_value (commit_v, 0);
-  specials = g_variant_lookup_value (metadata, GROVE_META_SPECIALS,
-                                     G_VARIANT_TYPE (GROVE_SPECIALS_TYPE));
-  tmp_fd = openat (self->root_fd, tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (tmp_fd < 0 || (specials != NULL && !create_specials (tmp_fd, specials, error))
-      || renameat (self->root_fd, tmp, self->root_fd, rel) < 0)
+      || !finish_checkout (self, image, tmp, rel, error))
     {
-      if (error != NULL && *error == NULL)
-        grove_throw_errno_code (error, errno, "checking out image %s", id);
       grove_rm_rf_at (self->root_fd, tmp, NULL, NULL);
-      return NULL;
+      return g_prefix_error (error, "checking out image %s: ", id), NULL;
     }
   return g_build_filename (self->root, rel, NULL);
 }
@@ -1208,13 +1229,16 @@ mount_snapshot (GroveStore *self, const char *container_id, const char *lower, G
   return TRUE;
 }
 
+/* the image a container's rootfs comes from; with @name_or_id, it pins it with a ref */
 static GroveImage *
-image_for_container (GroveStore *self, const char *ref, const char *name_or_id,
-                     const char *container_id, GCancellable *cancellable, GError **error)
+pin_image (GroveStore *self, const char *ref, const char *name_or_id, const char *container_id,
+           gboolean *out_pinned_now, GCancellable *cancellable, GError **error)
 {
+  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&self->rootfs_lock);
   g_autofree char *commit = NULL;
   g_autoptr (GroveImage) image = NULL;
 
+  *out_pinned_now = FALSE;
   if (!resolve_ref (self, ref, &commit, error))
     return NULL;
   if (name_or_id == NULL)
@@ -1232,7 +1256,27 @@ image_for_container (GroveStore *self, const char *ref, const char *name_or_id,
     return grove_throw (error, GROVE_ERROR_ALREADY_EXISTS,
                         "container %s already has a rootfs from another image", container_id),
            NULL;
+  /* the ref keeps the image from being removed while its checkout is made and mounted */
+  if (commit == NULL
+      && !ostree_repo_set_ref_immediate (self->repo, NULL, ref, grove_image_get_commit (image),
+                                         cancellable, error))
+    return NULL;
+  *out_pinned_now = commit == NULL;
   return g_steal_pointer (&image);
+}
+
+static gboolean
+mount_locked (GroveStore *self, const char *ref, const char *container_id, const char *lower,
+              gboolean pinned_now, GError **error)
+{
+  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&self->rootfs_lock);
+
+  if (lower != NULL && mount_snapshot (self, container_id, lower, error))
+    return TRUE;
+  /* a rootfs that never came to be does not keep its image */
+  if (pinned_now)
+    ostree_repo_set_ref_immediate (self->repo, NULL, ref, NULL, NULL, NULL);
+  return FALSE;
 }
 
 /**
@@ -1246,7 +1290,8 @@ image_for_container (GroveStore *self, const char *ref, const char *name_or_id,
  *
  * Gives the container a writable rootfs: an overlay whose lower dir is the image's
  * shared hardlink checkout (made on first use) and whose upper and work dirs are the
- * container's own. Idempotent: preparing a prepared rootfs returns it as it is.
+ * container's own. Idempotent: preparing a prepared rootfs returns it as it is. It does
+ * not wait for imports running in other threads.
  *
  * Returns: (transfer full) (nullable): the path of the mounted rootfs
  */
@@ -1254,24 +1299,20 @@ char *
 grove_store_prepare_rootfs (GroveStore *self, const char *container_id, const char *name_or_id,
                             GCancellable *cancellable, GError **error)
 {
-  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&self->lock);
   g_autofree char *ref = NULL;
   g_autofree char *lower = NULL;
   g_autoptr (GroveImage) image = NULL;
+  gboolean pinned_now = FALSE;
 
   g_return_val_if_fail (GROVE_IS_STORE (self), NULL);
   if (!valid_container_id (container_id, error))
     return NULL;
   ref = g_strdup_printf ("%s/%s", GROVE_REF_CONTAINERS, container_id);
-  image = image_for_container (self, ref, name_or_id, container_id, cancellable, error);
+  image = pin_image (self, ref, name_or_id, container_id, &pinned_now, cancellable, error);
   if (image == NULL)
     return NULL;
   lower = ensure_checkout (self, image, cancellable, error);
-  /* the ref comes first: it keeps the image from being removed under the mount */
-  if (lower == NULL
-      || !ostree_repo_set_ref_immediate (self->repo, NULL, ref, grove_image_get_commit (image),
-                                         cancellable, error)
-      || !mount_snapshot (self, container_id, lower, error))
+  if (!mount_locked (self, ref, container_id, lower, pinned_now, error))
     return NULL;
   return grove_store_get_rootfs_path (self, container_id);
 }
@@ -1292,7 +1333,7 @@ gboolean
 grove_store_release_rootfs (GroveStore *self, const char *container_id, GCancellable *cancellable,
                             GError **error)
 {
-  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&self->lock);
+  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&self->rootfs_lock);
   g_autofree char *ref = NULL;
   g_autofree char *rel = NULL;
   g_autofree char *rootfs = NULL;
@@ -1324,7 +1365,6 @@ grove_store_release_rootfs (GroveStore *self, const char *container_id, GCancell
 GStrv
 grove_store_list_rootfs (GroveStore *self, GError **error)
 {
-  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&self->lock);
   g_autoptr (GHashTable) refs = NULL;
   g_autofree gpointer *ids = NULL;
   guint n = 0;
