@@ -26,9 +26,9 @@ progress_cb (const GroveImportProgress *progress, gpointer user_data)
 static gboolean
 run_import (GroveStore *store, int argc, char **argv, GError **error)
 {
-  g_autoptr (GPtrArray) images = grove_store_import_image (
-      store, argv[0], GROVE_IMAGE_FORMAT_AUTO, argc > 1 ? argv[1] : NULL, progress_cb, NULL,
-      NULL, error);
+  g_autoptr (GPtrArray) images
+      = grove_store_import_image (store, argv[0], GROVE_IMAGE_FORMAT_AUTO,
+                                  argc > 1 ? argv[1] : NULL, progress_cb, NULL, NULL, error);
 
   if (images == NULL)
     return FALSE;
