@@ -12,6 +12,7 @@ Subcommands (OUT is a directory for oci-dir, a file otherwise):
   multiplatform an image index with one image per platform
   biglayer      a plain layer tar with many pseudo-random files (benchmarks)
   bigimage      the same layer wrapped as an oci-dir image
+  family        several one-layer images rebuilt from one base (benchmarks)
 
 An oci-dir OUT that already holds a layout is extended: blobs are added and the tag is
 (re)pointed at the new manifest, so variant images can share one layout.
@@ -669,6 +670,65 @@ def cmd_bigimage(args):
         shutil.rmtree(work, ignore_errors=True)
 
 
+FAMILY_ALPHABET = b"abcdefghijklmnopqrstuvwxyz_0123456789"
+
+
+def family_corpus(total, rng):
+    """`total` bytes of text-like content that gzip shrinks about 2.5x, as distro files do."""
+    vocab = [bytes(rng.choices(FAMILY_ALPHABET, k=rng.randint(2, 12))) for _ in range(3072)]
+    words = rng.choices(vocab, k=total // 7 + 16)
+    return b" ".join(words)[:total]
+
+
+def family_file_set(files, total, seed=7):
+    """The big file set every member shares: (path, data), under opt/base/NN/."""
+    rng = random.Random(seed)
+    sizes = big_sizes(files, total, rng) if files > 0 else []
+    corpus = family_corpus(total, rng)
+    out, offset = [], 0
+    for i, size in enumerate(sizes):
+        out.append((f"opt/base/{i // 100:02d}/f{i:05d}", corpus[offset:offset + size]))
+        offset += size
+    return out
+
+
+def family_layer_raw(index, file_set):
+    """Member `index`: the base plus its own small files and one file of the set changed."""
+    rng = random.Random(1000 + index)
+    lb = LayerBuilder()
+    add_busybox_tree(lb)
+    changed = (index * 997 + 13) % len(file_set) if file_set else -1
+    dirs = set()
+    lb.dir("opt")
+    lb.dir("opt/base")
+    for i, (path, data) in enumerate(file_set):
+        parent = path.rsplit("/", 1)[0]
+        if parent not in dirs:
+            dirs.add(parent)
+            lb.dir(parent)
+        if i == changed:
+            data = data[: len(data) // 2] + f"\nrebuilt as member {index}\n".encode()
+        lb.file(path, data)
+    lb.dir("app")
+    lb.file("app/build-info", f"member {index}\nbuild {rng.getrandbits(64):016x}\n")
+    lb.file("app/VERSION", f"1.0.{index}\n")
+    lb.file("app/main.sh", "#!/bin/sh\n" + family_corpus(2000 + 500 * index, rng).decode() + "\n",
+            0o755)
+    lb.file("etc/hostname", f"member{index}\n")
+    return lb.finish()
+
+
+def cmd_family(args):
+    file_set = family_file_set(args.files, args.total_bytes)
+    for index in range(args.count):
+        raw = family_layer_raw(index, file_set)
+        layer = Layer(raw, args.compression, f"family member {index}")
+        image = Image([layer])
+        tag = f"{args.tag}:{index}"
+        write_oci_dir(os.path.join(args.out, f"img{index}"), image.blobs, image.descriptor(tag),
+                      tag)
+
+
 class SizedPath(str):
     """A blob path that reports the blob's size as its len()."""
 
@@ -729,6 +789,16 @@ def build_parser():
     p.add_argument("--tag", default=None)
     p.add_argument("out", metavar="OUT")
     p.set_defaults(func=cmd_bigimage)
+
+    p = sub.add_parser("family", help="related one-layer oci-dir images OUTDIR/img0, img1, ...")
+    p.add_argument("--count", type=int, default=5)
+    p.add_argument("--files", type=int, required=True, help="files in the shared set")
+    p.add_argument("--total-bytes", type=int, required=True, help="bytes in the shared set")
+    p.add_argument("--compression", choices=("none", "gzip", "zstd"), default="gzip")
+    p.add_argument("--tag", default="localhost/family",
+                   help="repository of the images, tagged :0, :1, ...")
+    p.add_argument("out", metavar="OUTDIR")
+    p.set_defaults(func=cmd_family)
     return parser
 
 

@@ -384,7 +384,13 @@ test_dedup (Fixture *fx, gconstpointer data)
   g_autofree char *objects = NULL;
   g_autoptr (GroveImage) image1 = NULL;
   g_autoptr (GroveImage) image2 = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *rootfs = NULL;
+  g_autofree char *rootfs2 = NULL;
+  g_autofree char *checkout_busybox = NULL;
+  g_autofree char *checkout2_busybox = NULL;
   guint64 after_first, after_second;
+  struct stat st, st2;
 
   if (fx->store == NULL)
     return;
@@ -396,8 +402,21 @@ test_dedup (Fixture *fx, gconstpointer data)
   objects = g_build_filename (grove_store_get_repo_path (fx->store), "objects", NULL);
   image1 = import_one (fx, base, "localhost/base:1");
   after_first = grove_test_du (objects);
+  rootfs = grove_store_prepare_rootfs (fx->store, "first", "localhost/base:1", NULL, &error);
+  g_assert_no_error (error);
   image2 = import_one (fx, variant, "localhost/variant:1");
   after_second = grove_test_du (objects);
+  /* the second import must not replace the shared busybox object (it is larger than the
+   * inline-write limit): both checkouts link to the one object */
+  rootfs2 = grove_store_prepare_rootfs (fx->store, "second", "localhost/variant:1", NULL, &error);
+  g_assert_no_error (error);
+  checkout_busybox = g_build_filename (fx->root, "checkouts", grove_image_get_id (image1), "bin",
+                                       "busybox", NULL);
+  checkout2_busybox = g_build_filename (fx->root, "checkouts", grove_image_get_id (image2), "bin",
+                                        "busybox", NULL);
+  g_assert_cmpint (lstat (checkout_busybox, &st), ==, 0);
+  g_assert_cmpint (lstat (checkout2_busybox, &st2), ==, 0);
+  g_assert_cmpuint (st.st_ino, ==, st2.st_ino);
   g_test_message ("objects: %" G_GUINT64_FORMAT " after the first image, %" G_GUINT64_FORMAT
                   " after the second",
                   after_first, after_second);

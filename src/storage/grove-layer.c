@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "grove-archive-input-stream.h"
 #include "grove-digest-input-stream.h"
 #include "grove-store-private.h"
 #include "grove-utils.h"
@@ -290,8 +291,11 @@ write_regular (LayerImport *li, struct archive *archive, struct archive_entry *e
   guint32 uid = (guint32)archive_entry_uid (entry);
   guint32 gid = (guint32)archive_entry_gid (entry);
   la_int64_t size = archive_entry_size (entry);
-  g_autoptr (OstreeContentWriter) writer = NULL;
-  guint64 done = 0;
+  g_autoptr (GInputStream) data = NULL;
+  g_autoptr (GInputStream) content = NULL;
+  g_autoptr (GFileInfo) info = NULL;
+  g_autofree guchar *csum = NULL;
+  guint64 content_length = 0;
 
   if (size < 0)
     return grove_throw (error, GROVE_ERROR_INVALID_IMAGE, "entry '%s' has no size", path), NULL;
@@ -302,20 +306,32 @@ write_regular (LayerImport *li, struct archive *archive, struct archive_entry *e
       return ostree_repo_write_regfile_inline (li->repo, NULL, uid, gid, S_IFREG | mode, xattrs,
                                                li->buffer, (gsize)size, li->cancellable, error);
     }
-  writer = ostree_repo_write_regfile (li->repo, NULL, uid, gid, S_IFREG | mode, (guint64)size,
-                                      xattrs, error);
-  if (writer == NULL)
-    return NULL;
-  while (done < (guint64)size)
+  /* not ostree_repo_write_regfile(): it stages an object the repo has already, and the
+   * commit then renames the copy over it, unlinking it from every existing checkout */
+  info = g_file_info_new ();
+  g_file_info_set_file_type (info, G_FILE_TYPE_REGULAR);
+  g_file_info_set_size (info, size);
+  g_file_info_set_attribute_uint32 (info, "unix::uid", uid);
+  g_file_info_set_attribute_uint32 (info, "unix::gid", gid);
+  g_file_info_set_attribute_uint32 (info, "unix::mode", S_IFREG | mode);
+  data = grove_archive_input_stream_new (archive);
+  archive_clear_error (archive);
+  if (!ostree_raw_file_to_content_stream (data, info, xattrs, &content, &content_length,
+                                          li->cancellable, error)
+      || !ostree_repo_write_content (li->repo, NULL, content, content_length, &csum,
+                                     li->cancellable, error))
     {
-      gsize chunk = MIN (READ_BUFFER_SIZE, (guint64)size - done);
-      if (!read_entry_data (archive, path, li->buffer, chunk, error)
-          || !g_output_stream_write_all (G_OUTPUT_STREAM (writer), li->buffer, chunk, NULL,
-                                         li->cancellable, error))
-        return NULL;
-      done += chunk;
+      /* a tar that ends inside the file is a broken image, whatever ostree calls it */
+      if (archive_errno (archive) != 0 || archive_error_string (archive) != NULL)
+        {
+          g_clear_error (error);
+          return grove_throw (error, GROVE_ERROR_INVALID_IMAGE, "reading '%s': %s", path,
+                              archive_error_string (archive)),
+                 NULL;
+        }
+      return NULL;
     }
-  return ostree_content_writer_finish (writer, li->cancellable, error);
+  return ostree_checksum_from_bytes (csum);
 }
 
 static gboolean
@@ -725,9 +741,13 @@ grove_layer_import (OstreeRepo *repo, GInputStream *blob, const GroveLayerDesc *
   plain = open_uncompressed (blob_digest, cancellable, error);
   if (plain == NULL)
     return g_prefix_error (error, "layer %s: ", desc->path), FALSE;
-  tar_digest = grove_digest_input_stream_new (plain);
+  /* an uncompressed blob is its own tar: its bytes are hashed once, for both digests */
+  if (G_IS_CONVERTER_INPUT_STREAM (plain))
+    tar_digest = grove_digest_input_stream_new (plain);
+  else
+    tar_digest = g_object_ref (blob_digest);
   /* the digests cover every byte, the padding after the tar's end marker included */
-  if (!read_tar (&li, tar_digest, error)
+  if (!read_tar (&li, tar_digest == blob_digest ? plain : tar_digest, error)
       || !grove_digest_input_stream_drain (GROVE_DIGEST_INPUT_STREAM (tar_digest), cancellable,
                                            error)
       || !grove_digest_input_stream_drain (GROVE_DIGEST_INPUT_STREAM (blob_digest), cancellable,
