@@ -15,6 +15,7 @@ static const GDBusErrorEntry grove_error_entries[] = {
   { GROVE_ERROR_INVALID_IMAGE, "org.grove.Error.InvalidImage" },
   { GROVE_ERROR_DIGEST_MISMATCH, "org.grove.Error.DigestMismatch" },
   { GROVE_ERROR_UNSUPPORTED, "org.grove.Error.Unsupported" },
+  { GROVE_ERROR_WRONG_STATE, "org.grove.Error.WrongState" },
 };
 
 G_STATIC_ASSERT (G_N_ELEMENTS (grove_error_entries) == GROVE_ERROR_LAST);

@@ -18,6 +18,8 @@ G_BEGIN_DECLS
  * @GROVE_ERROR_INVALID_IMAGE: an image, manifest, config or layer is malformed or hostile
  * @GROVE_ERROR_DIGEST_MISMATCH: content does not match the digest that names it
  * @GROVE_ERROR_UNSUPPORTED: valid input Grove does not handle (e.g. no image for this platform)
+ * @GROVE_ERROR_WRONG_STATE: the object is not in a state that allows this (start a running
+ *   container, create a container in a stopped pod)
  *
  * Errors of the %GROVE_ERROR domain. Each maps to a D-Bus error name
  * `org.grove.Error.<Name>`.
@@ -33,6 +35,7 @@ typedef enum
   GROVE_ERROR_INVALID_IMAGE,
   GROVE_ERROR_DIGEST_MISMATCH,
   GROVE_ERROR_UNSUPPORTED,
+  GROVE_ERROR_WRONG_STATE,
   GROVE_ERROR_LAST /*< skip >*/
 } GroveError;
 

@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <gio/gio.h>
+#include <json-glib/json-glib.h>
+
+#include "grove-container.h"
+#include "grove-oci-runtime.h"
+#include "grove-pod.h"
+#include "grove-store.h"
+
+G_BEGIN_DECLS
+
+/**
+ * GroveEngineOptions:
+ * @root: persistent state (`/var/lib/grove`): pods/, containers/ (the store may live here too)
+ * @runroot: volatile state (`/run/grove`): containers/ run dirs, exits/, netns/, pods/ shm
+ * @conmon_path: (nullable): conmon, %NULL to look it up in PATH
+ * @pause_path: the `grove-pause` binary put into the infra containers' rootfs
+ * @cgroup_parent: cgroup under which containers go when the pod names none (absolute)
+ * @default_handler: the runtime handler of pods that ask for none
+ * @trusted_handler: the handler of privileged and host-namespace pods
+ *
+ * How an engine is set up. Handlers are added with grove_engine_add_handler().
+ */
+typedef struct
+{
+  const char *root;
+  const char *runroot;
+  const char *conmon_path;
+  const char *pause_path;
+  const char *cgroup_parent;
+  const char *default_handler;
+  const char *trusted_handler;
+} GroveEngineOptions;
+
+/**
+ * GroveListFilter:
+ * @id: (nullable): an ID or unique ID prefix
+ * @pod_id: (nullable): containers of this pod only
+ * @state: -1 for any, else a #GrovePodState or #GroveContainerState
+ * @labels: (nullable): label key → value, all of which must match
+ *
+ * The CRI's list filters.
+ */
+typedef struct
+{
+  const char *id;
+  const char *pod_id;
+  int state;
+  GHashTable *labels;
+} GroveListFilter;
+
+#define GROVE_TYPE_ENGINE (grove_engine_get_type ())
+G_DECLARE_FINAL_TYPE (GroveEngine, grove_engine, GROVE, ENGINE, GObject)
+
+GroveEngine *grove_engine_new (GroveStore *store, const GroveEngineOptions *options,
+                               GError **error);
+gboolean grove_engine_add_handler (GroveEngine *self, const char *name, const char *const *argv,
+                                   GError **error);
+GroveStore *grove_engine_get_store (GroveEngine *self);
+
+void grove_engine_load_async (GroveEngine *self, GCancellable *cancellable,
+                              GAsyncReadyCallback callback, gpointer user_data);
+gboolean grove_engine_load_finish (GroveEngine *self, GAsyncResult *result, GError **error);
+
+void grove_engine_run_pod_async (GroveEngine *self, JsonObject *config, const char *handler,
+                                 GCancellable *cancellable, GAsyncReadyCallback callback,
+                                 gpointer user_data);
+GrovePod *grove_engine_run_pod_finish (GroveEngine *self, GAsyncResult *result, GError **error);
+void grove_engine_stop_pod_async (GroveEngine *self, const char *pod_id, GCancellable *cancellable,
+                                  GAsyncReadyCallback callback, gpointer user_data);
+gboolean grove_engine_stop_pod_finish (GroveEngine *self, GAsyncResult *result, GError **error);
+void grove_engine_remove_pod_async (GroveEngine *self, const char *pod_id,
+                                    GCancellable *cancellable, GAsyncReadyCallback callback,
+                                    gpointer user_data);
+gboolean grove_engine_remove_pod_finish (GroveEngine *self, GAsyncResult *result, GError **error);
+GrovePod *grove_engine_get_pod (GroveEngine *self, const char *id, GError **error);
+GPtrArray *grove_engine_list_pods (GroveEngine *self, const GroveListFilter *filter);
+
+void grove_engine_create_container_async (GroveEngine *self, const char *pod_id, JsonObject *config,
+                                          GCancellable *cancellable, GAsyncReadyCallback callback,
+                                          gpointer user_data);
+GroveContainer *grove_engine_create_container_finish (GroveEngine *self, GAsyncResult *result,
+                                                      GError **error);
+void grove_engine_start_container_async (GroveEngine *self, const char *container_id,
+                                         GCancellable *cancellable, GAsyncReadyCallback callback,
+                                         gpointer user_data);
+gboolean grove_engine_start_container_finish (GroveEngine *self, GAsyncResult *result,
+                                              GError **error);
+void grove_engine_stop_container_async (GroveEngine *self, const char *container_id,
+                                        guint timeout_seconds, GCancellable *cancellable,
+                                        GAsyncReadyCallback callback, gpointer user_data);
+gboolean grove_engine_stop_container_finish (GroveEngine *self, GAsyncResult *result,
+                                             GError **error);
+void grove_engine_remove_container_async (GroveEngine *self, const char *container_id,
+                                          GCancellable *cancellable, GAsyncReadyCallback callback,
+                                          gpointer user_data);
+gboolean grove_engine_remove_container_finish (GroveEngine *self, GAsyncResult *result,
+                                               GError **error);
+GroveContainer *grove_engine_get_container (GroveEngine *self, const char *id, GError **error);
+GPtrArray *grove_engine_list_containers (GroveEngine *self, const GroveListFilter *filter);
+
+void grove_engine_exec_sync_async (GroveEngine *self, const char *container_id,
+                                   const char *const *argv, guint timeout_seconds,
+                                   GCancellable *cancellable, GAsyncReadyCallback callback,
+                                   gpointer user_data);
+GroveExecResult *grove_engine_exec_sync_finish (GroveEngine *self, GAsyncResult *result,
+                                                GError **error);
+gboolean grove_engine_reopen_log (GroveEngine *self, const char *container_id, GError **error);
+
+G_END_DECLS

@@ -1,0 +1,795 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#define G_LOG_DOMAIN "GroveTestEngine"
+
+/*
+ * GroveEngine driven through real conmon, runc and crun: pods and containers that really
+ * run. Each test removes its pods, so no mount, netns, cgroup or process outlives it.
+ */
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "grove-engine.h"
+#include "grove-record.h"
+#include "grove-test-utils.h"
+#include "grove-utils.h"
+
+typedef struct
+{
+  char *tmpdir;
+  char *cgroup_parent;
+  gboolean recorded;
+  GroveStore *store;
+  GroveEngine *engine;
+} Fixture;
+
+static char *
+write_recorder (const char *dir, const char *name)
+{
+  g_autofree char *path = g_build_filename (dir, name, NULL);
+  g_autofree char *log = g_strdup_printf ("%s.log", path);
+  g_autofree char *script = g_strdup_printf (
+      "#!/bin/sh\n"
+      "# records each call and the container type the spec announces, then runs runc\n"
+      "bundle=\n"
+      "prev=\n"
+      "for arg in \"$@\"; do\n"
+      "  [ \"$prev\" = --bundle ] || [ \"$prev\" = -b ] && bundle=$arg\n"
+      "  prev=$arg\n"
+      "done\n"
+      "type=\n"
+      "if [ -n \"$bundle\" ]; then\n"
+      "  type=$(grep -o '\"io.kubernetes.cri.container-type\" *: *\"[a-z]*\"' "
+      "\"$bundle/config.json\""
+      " | sed 's/.*: *//; s/\"//g')\n"
+      "fi\n"
+      "echo \"$* type=$type\" >> %s\n"
+      "exec runc \"$@\"\n",
+      log);
+  g_autoptr (GError) error = NULL;
+
+  g_file_set_contents (path, script, -1, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (chmod (path, 0755), ==, 0);
+  return g_steal_pointer (&path);
+}
+
+static void
+result_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  GAsyncResult **out = user_data;
+  *out = g_object_ref (result);
+}
+
+static GAsyncResult *
+wait_result (GAsyncResult **slot)
+{
+  while (*slot == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  return *slot;
+}
+
+/* an engine on the fixture's state; a second one after the first is gone finds its pods */
+static GroveEngine *
+new_engine (Fixture *fx)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *root = g_build_filename (fx->tmpdir, "state", NULL);
+  g_autofree char *runroot = g_build_filename (fx->tmpdir, "run", NULL);
+  g_autofree char *pause = g_test_build_filename (G_TEST_BUILT, "..", "grove-pause", NULL);
+  g_autofree char *exec_helper
+      = g_test_build_filename (G_TEST_BUILT, "..", "grove-runtime-exec", NULL);
+  g_autofree char *recorder_default = write_recorder (fx->tmpdir, "default-runtime");
+  g_autofree char *recorder_trusted = write_recorder (fx->tmpdir, "trusted-runtime");
+  g_autoptr (GroveEngine) engine = NULL;
+  g_autoptr (GAsyncResult) result = NULL;
+  GroveEngineOptions options = { 0 };
+
+  options.root = root;
+  options.runroot = runroot;
+  options.pause_path = pause;
+  options.cgroup_parent = fx->cgroup_parent;
+  options.default_handler = fx->recorded ? "recorded" : "runc";
+  options.trusted_handler = fx->recorded ? "recorded-trusted" : "runc";
+  engine = grove_engine_new (fx->store, &options, &error);
+  g_assert_no_error (error);
+  grove_engine_add_handler (engine, "runc", (const char *const[]){ "runc", NULL }, &error);
+  g_assert_no_error (error);
+  grove_engine_add_handler (engine, "crun", (const char *const[]){ exec_helper, "crun", NULL },
+                            &error);
+  g_assert_no_error (error);
+  grove_engine_add_handler (engine, "recorded", (const char *const[]){ recorder_default, NULL },
+                            &error);
+  g_assert_no_error (error);
+  grove_engine_add_handler (engine, "recorded-trusted",
+                            (const char *const[]){ recorder_trusted, NULL }, &error);
+  g_assert_no_error (error);
+  grove_engine_load_async (engine, NULL, result_cb, &result);
+  grove_engine_load_finish (engine, wait_result (&result), &error);
+  g_assert_no_error (error);
+  return g_steal_pointer (&engine);
+}
+
+static void
+fixture_setup (Fixture *fx, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *store_root = NULL;
+  g_autofree char *image = NULL;
+  g_autoptr (GPtrArray) images = NULL;
+
+  if (!grove_test_is_root () || g_find_program_in_path ("conmon") == NULL)
+    {
+      g_test_skip ("needs root and conmon");
+      return;
+    }
+  fx->tmpdir = grove_test_make_tmpdir ();
+  fx->cgroup_parent = g_strdup_printf ("/grove-test-%d", (int)getpid ());
+  store_root = g_build_filename (fx->tmpdir, "store", NULL);
+  fx->store = grove_store_open (store_root, NULL, &error);
+  g_assert_no_error (error);
+  image = g_build_filename (fx->tmpdir, "busybox", NULL);
+  grove_test_mkimage ("busybox", "--format", "oci-dir", "--tag", "localhost/busybox:latest", image,
+                      NULL);
+  images = grove_store_import_image (fx->store, image, GROVE_IMAGE_FORMAT_AUTO, NULL, NULL, NULL,
+                                     NULL, &error);
+  g_assert_no_error (error);
+  fx->recorded = data != NULL;
+  fx->engine = new_engine (fx);
+}
+
+static void
+rmdir_cgroups (const char *parent)
+{
+  g_autoptr (GDir) controllers = g_dir_open ("/sys/fs/cgroup", 0, NULL);
+  const char *name;
+
+  while (controllers != NULL && (name = g_dir_read_name (controllers)) != NULL)
+    {
+      g_autofree char *dir = g_build_filename ("/sys/fs/cgroup", name, parent, NULL);
+      rmdir (dir);
+    }
+}
+
+static void
+remove_pod (Fixture *fx, const char *id)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GError) error = NULL;
+
+  grove_engine_remove_pod_async (fx->engine, id, NULL, result_cb, &result);
+  g_assert_true (grove_engine_remove_pod_finish (fx->engine, wait_result (&result), &error));
+  g_assert_no_error (error);
+}
+
+static void
+fixture_teardown (Fixture *fx, gconstpointer data)
+{
+  if (fx->engine != NULL)
+    {
+      g_autoptr (GPtrArray) pods = grove_engine_list_pods (fx->engine, NULL);
+      for (guint i = 0; i < pods->len; i++)
+        remove_pod (fx, grove_pod_get_id (pods->pdata[i]));
+    }
+  g_clear_object (&fx->engine);
+  g_clear_object (&fx->store);
+  if (fx->cgroup_parent != NULL)
+    rmdir_cgroups (fx->cgroup_parent);
+  if (fx->tmpdir != NULL)
+    {
+      /* the netns dir is a private bind mount of itself, as `ip netns` makes /run/netns */
+      g_autofree char *netns_dir = g_build_filename (fx->tmpdir, "run", "netns", NULL);
+      umount2 (netns_dir, MNT_DETACH);
+      grove_test_rm_rf (fx->tmpdir);
+    }
+  g_clear_pointer (&fx->tmpdir, g_free);
+  g_clear_pointer (&fx->cgroup_parent, g_free);
+}
+
+static JsonObject *
+parse (const char *json)
+{
+  g_autoptr (GError) error = NULL;
+  JsonObject *object = grove_record_parse (json, -1, "test JSON", &error);
+
+  g_assert_no_error (error);
+  return object;
+}
+
+static JsonObject *
+pod_config (const char *name, const char *extra)
+{
+  g_autofree char *json = g_strdup_printf (
+      "{\"metadata\":{\"name\":\"%s\",\"namespace\":\"default\",\"uid\":\"uid-%s\"},"
+      "\"hostname\":\"%s-host\",\"labels\":{\"app\":\"%s\"},"
+      "\"dnsConfig\":{\"servers\":[\"10.0.0.53\"],\"searches\":[\"svc.local\"]}%s%s}",
+      name, name, name, name, extra ? "," : "", extra ? extra : "");
+  return parse (json);
+}
+
+static GrovePod *
+run_pod (Fixture *fx, JsonObject *config, const char *handler)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GError) error = NULL;
+  GrovePod *pod;
+
+  grove_engine_run_pod_async (fx->engine, config, handler, NULL, result_cb, &result);
+  pod = grove_engine_run_pod_finish (fx->engine, wait_result (&result), &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (grove_pod_get_state (pod), ==, GROVE_POD_STATE_READY);
+  return pod;
+}
+
+/* a container from busybox running `sh -c SCRIPT`, with the log under the tmpdir */
+static GroveContainer *
+create_container (Fixture *fx, GrovePod *pod, const char *name, const char *script,
+                  const char *extra)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *escaped = g_strescape (script, NULL);
+  g_autofree char *json = g_strdup_printf (
+      "{\"metadata\":{\"name\":\"%s\"},\"image\":{\"image\":\"localhost/busybox:latest\"},"
+      "\"command\":[\"/bin/sh\",\"-c\",\"%s\"],\"logPath\":\"%s.log\"%s%s}",
+      name, escaped, name, extra ? "," : "", extra ? extra : "");
+  g_autoptr (JsonObject) config = parse (json);
+  g_autofree char *with_dir = NULL;
+  GroveContainer *container;
+
+  /* the pod config has no logDirectory: give the log an absolute place */
+  with_dir = g_build_filename (fx->tmpdir, "logs", grove_record_string (config, "logPath"), NULL);
+  json_object_set_string_member (config, "logPath", with_dir);
+  grove_engine_create_container_async (fx->engine, grove_pod_get_id (pod), config, NULL, result_cb,
+                                       &result);
+  container = grove_engine_create_container_finish (fx->engine, wait_result (&result), &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (grove_container_get_state (container), ==, GROVE_CONTAINER_STATE_CREATED);
+  return container;
+}
+
+static void
+start_container (Fixture *fx, GroveContainer *container)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GError) error = NULL;
+
+  grove_engine_start_container_async (fx->engine, grove_container_get_id (container), NULL,
+                                      result_cb, &result);
+  g_assert_true (grove_engine_start_container_finish (fx->engine, wait_result (&result), &error));
+  g_assert_no_error (error);
+}
+
+/* waits (turning the main loop) until the container has exited */
+static void
+wait_exited (GroveContainer *container, guint seconds)
+{
+  gint64 deadline = g_get_monotonic_time () + seconds * G_USEC_PER_SEC;
+
+  while (grove_container_get_state (container) != GROVE_CONTAINER_STATE_EXITED)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_main_context_iteration (NULL, FALSE);
+      g_usleep (10000);
+    }
+}
+
+static GroveExecResult *
+exec_sync (Fixture *fx, GroveContainer *container, const char *script, guint timeout,
+           GError **error)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+  const char *argv[] = { "/bin/sh", "-c", script, NULL };
+
+  grove_engine_exec_sync_async (fx->engine, grove_container_get_id (container), argv, timeout, NULL,
+                                result_cb, &result);
+  return grove_engine_exec_sync_finish (fx->engine, wait_result (&result), error);
+}
+
+static char *
+exec_output (Fixture *fx, GroveContainer *container, const char *script)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GroveExecResult) result = exec_sync (fx, container, script, 10, &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpint (result->exit_code, ==, 0);
+  return g_strndup (g_bytes_get_data (result->stdout_data, NULL),
+                    g_bytes_get_size (result->stdout_data));
+}
+
+static char *
+read_text (const char *path)
+{
+  g_autofree char *text = NULL;
+  g_autoptr (GError) error = NULL;
+
+  g_file_get_contents (path, &text, NULL, &error);
+  g_assert_no_error (error);
+  return g_steal_pointer (&text);
+}
+
+/* the messages of a CRI-format log: "<RFC3339Nano> <stdout|stderr> <P|F> <msg>" */
+static char *
+log_messages (const char *path)
+{
+  g_autofree char *text = read_text (path);
+  g_auto (GStrv) lines = g_strsplit (text, "\n", -1);
+  g_autoptr (GRegex) format = g_regex_new ("^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d+(Z|[+-"
+                                           "]\\d\\d:\\d\\d) (stdout|stderr) F (.*)$",
+                                           0, 0, NULL);
+  GString *out = g_string_new ("");
+
+  for (guint i = 0; lines[i] != NULL && lines[i][0] != '\0'; i++)
+    {
+      g_autoptr (GMatchInfo) match = NULL;
+      g_autofree char *stream = NULL;
+      g_autofree char *message = NULL;
+
+      g_assert_true (g_regex_match (format, lines[i], 0, &match));
+      stream = g_match_info_fetch (match, 2);
+      message = g_match_info_fetch (match, 3);
+      g_string_append_printf (out, "%s:%s\n", stream, message);
+    }
+  return g_string_free (out, FALSE);
+}
+
+static void
+wait_log (GroveContainer *container, const char *expected)
+{
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+  while (TRUE)
+    {
+      g_autofree char *messages = NULL;
+      if (g_file_test (grove_container_get_log_path (container), G_FILE_TEST_EXISTS))
+        {
+          messages = log_messages (grove_container_get_log_path (container));
+          if (strstr (messages, expected) != NULL)
+            return;
+        }
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_usleep (20000);
+    }
+}
+
+static JsonObject *
+read_spec (Fixture *fx, const char *id)
+{
+  g_autofree char *path
+      = g_build_filename (fx->tmpdir, "state", "containers", id, "config.json", NULL);
+  g_autofree char *text = read_text (path);
+  return parse (text);
+}
+
+static void
+test_pod_two_containers (Fixture *fx, gconstpointer data)
+{
+  g_autoptr (JsonObject) config = NULL;
+  g_autoptr (GrovePod) pod = NULL;
+  g_autoptr (GroveContainer) web = NULL;
+  g_autoptr (GroveContainer) job = NULL;
+  g_autoptr (GroveContainer) peer = NULL;
+  g_autoptr (JsonObject) spec = NULL;
+  g_autoptr (JsonObject) infra_spec = NULL;
+  g_autofree char *messages = NULL;
+  g_autofree char *hostname = NULL;
+  g_autofree char *resolv = NULL;
+  g_autofree char *web_ns = NULL;
+  g_autofree char *peer_ns = NULL;
+  g_autofree char *expected_ns = NULL;
+  struct stat st;
+
+  if (fx->engine == NULL)
+    return;
+  config = pod_config ("web", "\"linux\":{\"securityContext\":{\"namespaceOptions\":"
+                              "{\"pid\":\"CONTAINER\"}}}");
+  pod = run_pod (fx, config, NULL);
+  web = create_container (fx, pod, "web", "echo hello; echo oops >&2; exec sleep 1000", NULL);
+  job = create_container (fx, pod, "job", "echo $FOO; id -u; id -G; pwd; exit 3",
+                          "\"envs\":[{\"key\":\"FOO\",\"value\":\"bar\"}],\"workingDir\":\"/tmp\","
+                          "\"linux\":{\"securityContext\":{\"runAsUsername\":\"app\"}}");
+  start_container (fx, web);
+  start_container (fx, job);
+
+  /* a container that exits: its code, reason and output in the CRI log format */
+  wait_exited (job, 20);
+  g_assert_cmpint (grove_container_get_exit_code (job), ==, 3);
+  g_assert_cmpstr (grove_container_get_reason (job), ==, "Error");
+  g_assert_cmpint (grove_container_get_finished_at (job), >=, grove_container_get_started_at (job));
+  messages = log_messages (grove_container_get_log_path (job));
+  g_assert_cmpstr (messages, ==, "stdout:bar\nstdout:1000\nstdout:1000 2000\nstdout:/tmp\n");
+  wait_log (web, "stdout:hello\n");
+  wait_log (web, "stderr:oops\n");
+
+  /* the pod's hostname and DNS, and one network namespace for all its containers */
+  hostname = exec_output (fx, web, "hostname");
+  g_assert_cmpstr (hostname, ==, "web-host\n");
+  resolv = exec_output (fx, web, "cat /etc/resolv.conf");
+  g_assert_nonnull (strstr (resolv, "nameserver 10.0.0.53\n"));
+  g_assert_nonnull (strstr (resolv, "search svc.local\n"));
+  peer = create_container (fx, pod, "peer", "exec sleep 1000", NULL);
+  start_container (fx, peer);
+  web_ns = exec_output (fx, web, "readlink /proc/self/ns/net");
+  peer_ns = exec_output (fx, peer, "readlink /proc/self/ns/net");
+  g_assert_cmpstr (web_ns, ==, peer_ns);
+  g_assert_cmpint (stat (grove_pod_get_netns_path (pod), &st), ==, 0);
+  expected_ns = g_strdup_printf ("net:[%lu]\n", (unsigned long)st.st_ino);
+  g_assert_cmpstr (web_ns, ==, expected_ns);
+
+  /* the annotations a VM runtime goes by */
+  spec = read_spec (fx, grove_container_get_id (web));
+  infra_spec = read_spec (fx, grove_pod_get_id (pod));
+  g_assert_cmpstr (grove_record_string (grove_record_object (spec, "annotations"),
+                                        "io.kubernetes.cri.container-type"),
+                   ==, "container");
+  g_assert_cmpstr (grove_record_string (grove_record_object (spec, "annotations"),
+                                        "io.kubernetes.cri.sandbox-id"),
+                   ==, grove_pod_get_id (pod));
+  g_assert_cmpstr (grove_record_string (grove_record_object (infra_spec, "annotations"),
+                                        "io.kubernetes.cri.container-type"),
+                   ==, "sandbox");
+  g_assert_cmpstr (grove_record_string (grove_record_object (infra_spec, "annotations"),
+                                        "io.kubernetes.cri.sandbox-id"),
+                   ==, grove_pod_get_id (pod));
+}
+
+static gboolean
+file_contains (const char *path, const char *needle)
+{
+  g_autofree char *text = NULL;
+  return g_file_get_contents (path, &text, NULL, NULL) && strstr (text, needle) != NULL;
+}
+
+/* privileged and host-namespace pods, and their containers, go to the trusted runtime */
+static void
+test_trusted_runtime (Fixture *fx, gconstpointer data)
+{
+  g_autoptr (JsonObject) plain_config = NULL;
+  g_autoptr (JsonObject) privileged_config = NULL;
+  g_autoptr (JsonObject) host_config = NULL;
+  g_autoptr (GrovePod) plain = NULL;
+  g_autoptr (GrovePod) privileged = NULL;
+  g_autoptr (GrovePod) host = NULL;
+  g_autoptr (GroveContainer) inside = NULL;
+  g_autofree char *default_log = NULL;
+  g_autofree char *trusted_log = NULL;
+
+  if (fx->engine == NULL)
+    return;
+  default_log = g_build_filename (fx->tmpdir, "default-runtime.log", NULL);
+  trusted_log = g_build_filename (fx->tmpdir, "trusted-runtime.log", NULL);
+  plain_config = pod_config ("plain", NULL);
+  plain = run_pod (fx, plain_config, NULL);
+  g_assert_cmpstr (grove_pod_get_handler (plain), ==, "recorded");
+  g_assert_false (grove_pod_get_trusted (plain));
+  g_assert_true (file_contains (default_log, "type=sandbox"));
+  g_assert_false (g_file_test (trusted_log, G_FILE_TEST_EXISTS));
+
+  privileged_config = pod_config ("priv", "\"linux\":{\"securityContext\":{\"privileged\":true}}");
+  privileged = run_pod (fx, privileged_config, "runc");
+  g_assert_cmpstr (grove_pod_get_handler (privileged), ==, "recorded-trusted");
+  g_assert_true (grove_pod_get_trusted (privileged));
+  g_assert_true (file_contains (trusted_log, "type=sandbox"));
+  inside = create_container (fx, privileged, "inside", "echo in", NULL);
+  start_container (fx, inside);
+  g_assert_cmpstr (grove_container_get_handler (inside), ==, "recorded-trusted");
+  g_assert_true (file_contains (trusted_log, "type=container"));
+  g_assert_false (file_contains (default_log, "type=container"));
+
+  host_config = pod_config ("host", "\"linux\":{\"securityContext\":{\"namespaceOptions\":"
+                                    "{\"network\":\"NODE\"}}}");
+  host = run_pod (fx, host_config, NULL);
+  g_assert_cmpstr (grove_pod_get_handler (host), ==, "recorded-trusted");
+  g_assert_null (grove_pod_get_netns_path (host));
+}
+
+static void
+stop_container (Fixture *fx, GroveContainer *container, guint timeout)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GError) error = NULL;
+
+  grove_engine_stop_container_async (fx->engine, grove_container_get_id (container), timeout, NULL,
+                                     result_cb, &result);
+  g_assert_true (grove_engine_stop_container_finish (fx->engine, wait_result (&result), &error));
+  g_assert_no_error (error);
+}
+
+/* a process that ignores SIGTERM: stop ends it with SIGKILL when the timeout is up */
+static void
+test_stop_and_exec (Fixture *fx, gconstpointer data)
+{
+  g_autoptr (JsonObject) config = NULL;
+  g_autoptr (GrovePod) pod = NULL;
+  g_autoptr (GroveContainer) stubborn = NULL;
+  g_autoptr (GroveExecResult) result = NULL;
+  g_autoptr (GError) error = NULL;
+  gint64 start;
+
+  if (fx->engine == NULL)
+    return;
+  config = pod_config ("stop", NULL);
+  pod = run_pod (fx, config, NULL);
+  stubborn = create_container (fx, pod, "stubborn", "trap '' TERM; exec sleep 1000", NULL);
+  start_container (fx, stubborn);
+
+  /* exec: output, exit code, and a timeout that kills */
+  result = exec_sync (fx, stubborn, "echo out; echo err >&2; exit 4", 10, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (result->exit_code, ==, 4);
+  g_assert_cmpmem (g_bytes_get_data (result->stdout_data, NULL),
+                   g_bytes_get_size (result->stdout_data), "out\n", 4);
+  g_assert_cmpmem (g_bytes_get_data (result->stderr_data, NULL),
+                   g_bytes_get_size (result->stderr_data), "err\n", 4);
+  g_clear_pointer (&result, grove_exec_result_free);
+  start = g_get_monotonic_time ();
+  result = exec_sync (fx, stubborn, "sleep 30", 1, &error);
+  g_assert_null (result);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 10 * G_USEC_PER_SEC);
+  g_clear_error (&error);
+
+  start = g_get_monotonic_time ();
+  stop_container (fx, stubborn, 1);
+  g_test_message ("stop with a 1 s timeout took %" G_GINT64_FORMAT " ms",
+                  (g_get_monotonic_time () - start) / 1000);
+  g_assert_cmpint (g_get_monotonic_time () - start, >=, G_USEC_PER_SEC);
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 8 * G_USEC_PER_SEC);
+  g_assert_cmpint (grove_container_get_state (stubborn), ==, GROVE_CONTAINER_STATE_EXITED);
+  g_assert_cmpint (grove_container_get_exit_code (stubborn), ==, 137);
+
+  /* exec in a stopped container, start of an exited one: wrong state */
+  g_assert_null (exec_sync (fx, stubborn, "true", 1, &error));
+  g_assert_error (error, GROVE_ERROR, GROVE_ERROR_WRONG_STATE);
+  g_clear_error (&error);
+  stop_container (fx, stubborn, 1);
+}
+
+static void
+remove_container (Fixture *fx, const char *id)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GError) error = NULL;
+
+  grove_engine_remove_container_async (fx->engine, id, NULL, result_cb, &result);
+  g_assert_true (grove_engine_remove_container_finish (fx->engine, wait_result (&result), &error));
+  g_assert_no_error (error);
+}
+
+static void
+stop_pod (Fixture *fx, const char *id)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GError) error = NULL;
+
+  grove_engine_stop_pod_async (fx->engine, id, NULL, result_cb, &result);
+  g_assert_true (grove_engine_stop_pod_finish (fx->engine, wait_result (&result), &error));
+  g_assert_no_error (error);
+}
+
+/* stop and remove are idempotent; a removed pod leaves no netns, mount or dir */
+static void
+test_remove_twice (Fixture *fx, gconstpointer data)
+{
+  g_autoptr (JsonObject) config = NULL;
+  g_autoptr (GrovePod) pod = NULL;
+  g_autoptr (GroveContainer) first = NULL;
+  g_autoptr (GroveContainer) second = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *netns = NULL;
+  g_autofree char *pod_id = NULL;
+  g_autofree char *pod_dir = NULL;
+  g_autoptr (GPtrArray) listed = NULL;
+  GroveListFilter filter = { NULL, NULL, GROVE_CONTAINER_STATE_RUNNING, NULL };
+
+  if (fx->engine == NULL)
+    return;
+  config = pod_config ("twice", NULL);
+  pod = run_pod (fx, config, NULL);
+  pod_id = g_strdup (grove_pod_get_id (pod));
+  netns = g_strdup (grove_pod_get_netns_path (pod));
+  first = create_container (fx, pod, "first", "exec sleep 1000", NULL);
+  second = create_container (fx, pod, "second", "exec sleep 1000", NULL);
+  start_container (fx, first);
+  start_container (fx, second);
+  listed = grove_engine_list_containers (fx->engine, &filter);
+  g_assert_cmpuint (listed->len, ==, 2);
+
+  remove_container (fx, grove_container_get_id (first));
+  remove_container (fx, grove_container_get_id (first));
+  g_assert_null (grove_engine_get_container (fx->engine, grove_container_get_id (first), &error));
+  g_assert_error (error, GROVE_ERROR, GROVE_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+
+  stop_pod (fx, pod_id);
+  stop_pod (fx, pod_id);
+  g_assert_cmpint (grove_pod_get_state (pod), ==, GROVE_POD_STATE_NOTREADY);
+  g_assert_cmpint (grove_container_get_state (second), ==, GROVE_CONTAINER_STATE_EXITED);
+  g_assert_false (g_file_test (netns, G_FILE_TEST_EXISTS));
+
+  remove_pod (fx, pod_id);
+  remove_pod (fx, pod_id);
+  pod_dir = g_build_filename (fx->tmpdir, "state", "pods", pod_id, NULL);
+  g_assert_false (g_file_test (pod_dir, G_FILE_TEST_EXISTS));
+  g_assert_null (grove_engine_get_container (fx->engine, grove_container_get_id (second), &error));
+  g_assert_error (error, GROVE_ERROR, GROVE_ERROR_NOT_FOUND);
+}
+
+/* the engine goes away while containers run; a new one finds them, and the real exit code
+ * of one that ended meanwhile */
+static void
+test_recovery (Fixture *fx, gconstpointer data)
+{
+  g_autoptr (JsonObject) config = NULL;
+  g_autoptr (GrovePod) pod = NULL;
+  g_autoptr (GroveContainer) longer = NULL;
+  g_autoptr (GroveContainer) shorter = NULL;
+  g_autoptr (GroveContainer) found_long = NULL;
+  g_autoptr (GroveContainer) found_short = NULL;
+  g_autoptr (GrovePod) found_pod = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *long_id = NULL;
+  g_autofree char *short_id = NULL;
+  g_autofree char *pod_id = NULL;
+  g_autofree char *exit_file = NULL;
+  g_autofree char *output = NULL;
+  int long_pid;
+
+  if (fx->engine == NULL)
+    return;
+  config = pod_config ("survivor", NULL);
+  pod = run_pod (fx, config, NULL);
+  longer = create_container (fx, pod, "long", "exec sleep 1000", NULL);
+  shorter = create_container (fx, pod, "short", "sleep 2; exit 7", NULL);
+  start_container (fx, longer);
+  start_container (fx, shorter);
+  long_id = g_strdup (grove_container_get_id (longer));
+  short_id = g_strdup (grove_container_get_id (shorter));
+  pod_id = g_strdup (grove_pod_get_id (pod));
+  long_pid = grove_container_get_pid (longer);
+  g_assert_cmpint (long_pid, >, 0);
+  g_clear_object (&longer);
+  g_clear_object (&shorter);
+  g_clear_object (&pod);
+  g_clear_object (&fx->engine);
+
+  /* no engine while the short one exits */
+  exit_file = g_build_filename (fx->tmpdir, "run", "exits", short_id, NULL);
+  for (guint i = 0; i < 500 && !g_file_test (exit_file, G_FILE_TEST_EXISTS); i++)
+    g_usleep (20000);
+  g_assert_true (g_file_test (exit_file, G_FILE_TEST_EXISTS));
+
+  fx->engine = new_engine (fx);
+  found_pod = grove_engine_get_pod (fx->engine, pod_id, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (grove_pod_get_state (found_pod), ==, GROVE_POD_STATE_READY);
+  found_long = grove_engine_get_container (fx->engine, long_id, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (grove_container_get_state (found_long), ==, GROVE_CONTAINER_STATE_RUNNING);
+  g_assert_cmpint (grove_container_get_pid (found_long), ==, long_pid);
+  found_short = grove_engine_get_container (fx->engine, short_id, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (grove_container_get_state (found_short), ==, GROVE_CONTAINER_STATE_EXITED);
+  g_assert_cmpint (grove_container_get_exit_code (found_short), ==, 7);
+  output = exec_output (fx, found_long, "echo still here");
+  g_assert_cmpstr (output, ==, "still here\n");
+}
+
+static void
+test_crun (Fixture *fx, gconstpointer data)
+{
+  g_autoptr (JsonObject) config = NULL;
+  g_autoptr (GrovePod) pod = NULL;
+  g_autoptr (GroveContainer) container = NULL;
+
+  if (fx->engine == NULL)
+    return;
+  if (g_find_program_in_path ("crun") == NULL)
+    {
+      g_test_skip ("crun is not installed");
+      return;
+    }
+  config = pod_config ("crun", NULL);
+  pod = run_pod (fx, config, "crun");
+  g_assert_cmpstr (grove_pod_get_handler (pod), ==, "crun");
+  container = create_container (fx, pod, "hello", "echo hello from crun; exit 0", NULL);
+  start_container (fx, container);
+  wait_exited (container, 20);
+  g_assert_cmpint (grove_container_get_exit_code (container), ==, 0);
+  g_assert_cmpstr (grove_container_get_reason (container), ==, "Completed");
+  wait_log (container, "stdout:hello from crun\n");
+}
+
+/* filters by ID prefix, state and labels; log rotation; an OOM kill says so */
+static void
+test_list_log_oom (Fixture *fx, gconstpointer data)
+{
+  g_autoptr (JsonObject) config_a = NULL;
+  g_autoptr (JsonObject) config_b = NULL;
+  g_autoptr (GrovePod) a = NULL;
+  g_autoptr (GrovePod) b = NULL;
+  g_autoptr (GroveContainer) talker = NULL;
+  g_autoptr (GroveContainer) hog = NULL;
+  g_autoptr (GPtrArray) listed = NULL;
+  g_autoptr (GHashTable) labels = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr (GError) error = NULL;
+  g_autofree char *rotated = NULL;
+  g_autofree char *prefix = NULL;
+  GroveListFilter filter = { NULL, NULL, -1, NULL };
+
+  if (fx->engine == NULL)
+    return;
+  config_a = pod_config ("alpha", NULL);
+  config_b = pod_config ("beta", NULL);
+  a = run_pod (fx, config_a, NULL);
+  b = run_pod (fx, config_b, NULL);
+  g_hash_table_insert (labels, "app", "beta");
+  filter.labels = labels;
+  listed = grove_engine_list_pods (fx->engine, &filter);
+  g_assert_cmpuint (listed->len, ==, 1);
+  g_assert_cmpstr (grove_pod_get_id (listed->pdata[0]), ==, grove_pod_get_id (b));
+  g_clear_pointer (&listed, g_ptr_array_unref);
+  prefix = g_strndup (grove_pod_get_id (a), 8);
+  filter.labels = NULL;
+  filter.id = prefix;
+  filter.state = GROVE_POD_STATE_READY;
+  listed = grove_engine_list_pods (fx->engine, &filter);
+  g_assert_cmpuint (listed->len, ==, 1);
+  g_clear_pointer (&listed, g_ptr_array_unref);
+  filter.id = NULL;
+  filter.state = GROVE_POD_STATE_NOTREADY;
+  listed = grove_engine_list_pods (fx->engine, &filter);
+  g_assert_cmpuint (listed->len, ==, 0);
+
+  /* a duplicate pod name is refused */
+  {
+    g_autoptr (GAsyncResult) result = NULL;
+    grove_engine_run_pod_async (fx->engine, config_a, NULL, NULL, result_cb, &result);
+    g_assert_null (grove_engine_run_pod_finish (fx->engine, wait_result (&result), &error));
+    g_assert_error (error, GROVE_ERROR, GROVE_ERROR_ALREADY_EXISTS);
+    g_clear_error (&error);
+  }
+
+  /* log rotation: after reopen, new output goes to a new file at the old path */
+  talker = create_container (fx, a, "talker",
+                             "i=0; while true; do echo line $i; i=$((i+1)); sleep 0.1; done", NULL);
+  start_container (fx, talker);
+  wait_log (talker, "stdout:line 1\n");
+  rotated = g_strdup_printf ("%s.1", grove_container_get_log_path (talker));
+  g_assert_cmpint (rename (grove_container_get_log_path (talker), rotated), ==, 0);
+  g_assert_true (grove_engine_reopen_log (fx->engine, grove_container_get_id (talker), &error));
+  g_assert_no_error (error);
+  wait_log (talker, "stdout:line");
+  g_assert_true (g_file_test (rotated, G_FILE_TEST_EXISTS));
+
+  /* a container over its memory limit is killed, and the reason says so */
+  hog = create_container (fx, b, "hog", "dd if=/dev/zero of=/dev/null bs=100M count=1",
+                          "\"linux\":{\"resources\":{\"memoryLimitInBytes\":\"16777216\"}}");
+  start_container (fx, hog);
+  wait_exited (hog, 60);
+  g_test_message ("hog: exit %d, reason %s", grove_container_get_exit_code (hog),
+                  grove_container_get_reason (hog));
+  g_assert_cmpint (grove_container_get_exit_code (hog), !=, 0);
+  g_assert_cmpstr (grove_container_get_reason (hog), ==, "OOMKilled");
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+#define ADD(name, data, func)                                                                      \
+  g_test_add ("/grove/engine/" name, Fixture, data, fixture_setup, func, fixture_teardown)
+  ADD ("pod-two-containers", NULL, test_pod_two_containers);
+  ADD ("trusted-runtime", "recorded", test_trusted_runtime);
+  ADD ("stop-and-exec", NULL, test_stop_and_exec);
+  ADD ("remove-twice", NULL, test_remove_twice);
+  ADD ("recovery", NULL, test_recovery);
+  ADD ("crun", NULL, test_crun);
+  ADD ("list-log-oom", NULL, test_list_log_oom);
+  return g_test_run ();
+}
