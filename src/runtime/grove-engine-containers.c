@@ -278,6 +278,7 @@ start_work (GroveJob *job, GCancellable *cancellable, GError **error)
                                  grove_record_bool (config, "stdin"),
                                  grove_record_bool (config, "stdinOnce") };
   g_autoptr (GError) local_error = NULL;
+  gint64 started_at = 0;
   int pid = 0;
   int conmon_pid = 0;
 
@@ -286,8 +287,10 @@ start_work (GroveJob *job, GCancellable *cancellable, GError **error)
                         grove_record_string (record, "state"));
   if (rootfs == NULL || !grove_mkdir_p_at (AT_FDCWD, log_dir, 0755, error))
     return FALSE;
+  /* taken before the start: a quick process may end before the start call returns */
   if (!grove_runtime_create_sync (job->runtime, &options, &pid, &conmon_pid, cancellable,
                                   &local_error)
+      || (started_at = grove_now_ns ()) == 0
       || !grove_runtime_start_sync (job->runtime, job->id, cancellable, &local_error))
     {
       /* a container that failed to start is over: it says why, and can only be removed */
@@ -302,7 +305,7 @@ start_work (GroveJob *job, GCancellable *cancellable, GError **error)
       return FALSE;
     }
   json_object_set_string_member (record, "state", "running");
-  json_object_set_int_member (record, "startedAt", grove_now_ns ());
+  json_object_set_int_member (record, "startedAt", started_at);
   json_object_set_int_member (record, "pid", pid);
   json_object_set_int_member (record, "conmonPid", conmon_pid);
   return grove_write_record (bundle, "container.json", record, error);
