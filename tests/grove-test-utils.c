@@ -23,14 +23,16 @@ grove_test_is_root (void)
 /**
  * grove_test_make_tmpdir:
  *
- * Returns: (transfer full): a new directory under /var/tmp (a disk filesystem, so
- *   overlayfs and xattrs behave as in production); remove it with grove_test_rm_rf()
+ * Returns: (transfer full): a new directory under /var/tmp, or under $GROVE_TEST_TMPBASE
+ *   when the test runs through tests/tap-test (a disk filesystem, so overlayfs and xattrs
+ *   behave as in production); remove it with grove_test_rm_rf()
  */
 char *
 grove_test_make_tmpdir (void)
 {
   g_autoptr (GError) error = NULL;
-  g_autofree char *tmpl = g_strdup ("/var/tmp/grove-test-XXXXXX");
+  const char *base = g_getenv ("GROVE_TEST_TMPBASE");
+  g_autofree char *tmpl = g_build_filename (base ? base : "/var/tmp", "grove-test-XXXXXX", NULL);
   char *dir = g_mkdtemp (tmpl);
 
   g_assert_nonnull (dir);
