@@ -228,6 +228,26 @@ test_create_remove (Fixture *fx, gconstpointer data)
   g_assert_no_error (error);
 }
 
+/* how many mounts have @path as their mount point */
+static guint
+count_mounts (const char *path)
+{
+  g_autofree char *mountinfo = NULL;
+  g_auto (GStrv) lines = NULL;
+  guint n = 0;
+
+  g_assert_true (g_file_get_contents ("/proc/self/mountinfo", &mountinfo, NULL, NULL));
+  lines = g_strsplit (mountinfo, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      g_auto (GStrv) fields = g_strsplit (lines[i], " ", 6);
+
+      if (g_strv_length (fields) >= 5 && g_str_equal (fields[4], path))
+        n++;
+    }
+  return n;
+}
+
 static void
 test_distinct (Fixture *fx, gconstpointer data)
 {
@@ -244,6 +264,9 @@ test_distinct (Fixture *fx, gconstpointer data)
   grove_netns_create (ns2, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (inode_of (ns1), !=, inode_of (ns2));
+  /* the directory became a mount of its own once, not once per namespace */
+  g_assert_cmpuint (count_mounts (fx->tmpdir), ==, 1);
+  g_assert_cmpuint (count_mounts (ns1), ==, 1);
   g_assert_cmpuint (inode_of (ns1), !=, inode_of ("/proc/self/ns/net"));
   g_assert_cmpuint (inode_of (ns2), !=, inode_of ("/proc/self/ns/net"));
 
@@ -526,10 +549,11 @@ test_pause_pid1 (Fixture *fx, gconstpointer data)
   pid = wait_for_child (subprocess_pid (proc), pause);
   wait_until_ready (pid);
 
-  /* a shell in the namespace leaves a child behind, which PID 1 inherits */
+  /* a shell in the namespace leaves a child behind, which PID 1 inherits; its output goes
+     elsewhere, or g_spawn_sync() would wait for it */
   target = g_strdup_printf ("%d", (int)pid);
   g_assert_cmpint (grove_test_run (NULL, "nsenter", "--target", target, "--pid", "--", "sh", "-c",
-                                   "sleep 0.5 &", NULL),
+                                   "sleep 1 >/dev/null 2>&1 &", NULL),
                    ==, 0);
   orphans = children_of (pid);
   g_assert_cmpstr (orphans, !=, "");

@@ -88,9 +88,7 @@ prepare_netns_dir (const char *dir, GError **error)
     }
   if (!mounted && mount (dir, dir, NULL, MS_BIND | MS_REC, NULL) < 0)
     return grove_throw_errno_code (error, errno,
-                                   "bind-mounting network namespace directory %s "
-                                   "onto itself",
-                                   dir);
+                                   "bind-mounting network namespace directory %s onto itself", dir);
   if (mount (NULL, dir, NULL, MS_SHARED, NULL) < 0)
     return grove_throw_errno_code (error, errno,
                                    "making network namespace directory %s a shared mount", dir);
