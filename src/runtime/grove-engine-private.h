@@ -29,6 +29,8 @@ struct _GroveEngine
   GFileMonitor *exit_monitor;
   GThreadPool *writer; /* persists records in order, off the main thread */
   GMutex pause_lock;
+  char *pause_key; /* inode:size:mtime of the pause binary the tag below was made from */
+  char *pause_tag;
   gboolean loaded;
 };
 

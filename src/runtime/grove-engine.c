@@ -75,6 +75,8 @@ grove_engine_finalize (GObject *object)
   g_clear_pointer (&self->cgroup_parent, g_free);
   g_clear_pointer (&self->default_handler, g_free);
   g_clear_pointer (&self->trusted_handler, g_free);
+  g_clear_pointer (&self->pause_key, g_free);
+  g_clear_pointer (&self->pause_tag, g_free);
   g_mutex_clear (&self->pause_lock);
   G_OBJECT_CLASS (grove_engine_parent_class)->finalize (object);
 }

@@ -920,6 +920,8 @@ create_spawn_conmon (GroveOciRuntime *self, const GroveCreateOptions *options, i
   start_fd = pipe_to_launcher (launcher, FALSE, START_PIPE_CHILD_FD, "_OCI_STARTPIPE", error);
   if (start_fd < 0)
     return NULL;
+  /* conmon drops files (an "oom" marker) into its working directory: make that the run dir */
+  g_subprocess_launcher_set_cwd (launcher, options->run_dir);
   conmon = g_subprocess_launcher_spawnv (launcher, (const char *const *)argv->pdata, error);
   /* the child's pipe ends must close here, or the sync pipe never reports EOF */
   g_clear_object (&launcher);
@@ -1307,6 +1309,8 @@ exec_spawn_conmon (GroveOciRuntime *self, ExecData *data, int *out_sync_fd, GErr
   sync_fd = pipe_to_launcher (launcher, TRUE, SYNC_PIPE_CHILD_FD, "_OCI_SYNCPIPE", error);
   if (sync_fd < 0)
     return NULL;
+  /* conmon drops files (an "oom" marker) into its working directory: keep them in ours */
+  g_subprocess_launcher_set_cwd (launcher, data->tmp_dir);
   conmon = g_subprocess_launcher_spawnv (launcher, (const char *const *)argv->pdata, error);
   /* close the child's end now, or the sync pipe never reports EOF */
   g_clear_object (&launcher);

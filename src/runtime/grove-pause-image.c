@@ -5,6 +5,7 @@
 #include <archive_entry.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "grove-engine-private.h"
 #include "grove-utils.h"
@@ -126,6 +127,25 @@ write_layout (const char *layout, GBytes *layer, const char *tag, GError **error
                                  g_bytes_get_size (oci_layout), 0644, error);
 }
 
+static gboolean
+import_pause_image (GroveEngine *self, GBytes *binary, const char *tag, GCancellable *cancellable,
+                    GError **error)
+{
+  g_autofree char *layout = g_build_filename (self->root, "pause-image-XXXXXX", NULL);
+  g_autoptr (GBytes) layer = NULL;
+  g_autoptr (GPtrArray) imported = NULL;
+
+  if (g_mkdtemp (layout) == NULL)
+    return grove_throw_errno_code (error, errno, "creating %s", layout);
+  layer = build_layer (binary, error);
+  if (layer != NULL && write_layout (layout, layer, tag, error))
+    imported = grove_store_import_image (grove_engine_get_store (self), layout,
+                                         GROVE_IMAGE_FORMAT_OCI_DIR, NULL, NULL, NULL, cancellable,
+                                         error);
+  grove_rm_rf_at (AT_FDCWD, layout, NULL, NULL);
+  return imported != NULL;
+}
+
 /**
  * grove_pause_image_ensure: (skip)
  *
@@ -137,31 +157,36 @@ grove_pause_image_ensure (GroveEngine *self, GCancellable *cancellable, GError *
 {
   g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&self->pause_lock);
   g_autoptr (GBytes) binary = NULL;
-  g_autoptr (GBytes) layer = NULL;
   g_autoptr (GroveImage) existing = NULL;
-  g_autoptr (GPtrArray) imported = NULL;
   g_autofree char *hex = NULL;
   g_autofree char *tag = NULL;
-  g_autofree char *layout = NULL;
+  g_autofree char *key = NULL;
+  struct stat st;
 
   if (self->pause_path == NULL)
     return grove_throw (error, GROVE_ERROR_NOT_FOUND, "no grove-pause binary is configured"), NULL;
+  /* hashing the binary costs milliseconds on every pod start: do it when the file changed */
+  if (stat (self->pause_path, &st) < 0)
+    return grove_throw_errno_code (error, errno, "grove-pause %s", self->pause_path), NULL;
+  key = g_strdup_printf ("%lu:%lld:%lld.%ld", (unsigned long)st.st_ino, (long long)st.st_size,
+                         (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+  if (g_strcmp0 (key, self->pause_key) == 0)
+    {
+      existing = grove_store_lookup_image (self->store, self->pause_tag, cancellable, NULL);
+      if (existing != NULL)
+        return g_strdup (self->pause_tag);
+    }
   binary = grove_read_file_at (AT_FDCWD, self->pause_path, 64 * 1024 * 1024, error);
   if (binary == NULL)
     return g_prefix_error (error, "reading grove-pause: "), NULL;
   hex = grove_sha256_hex_bytes (binary);
   tag = g_strdup_printf ("localhost/grove-pause:%.16s", hex);
   existing = grove_store_lookup_image (self->store, tag, cancellable, NULL);
-  if (existing != NULL)
-    return g_steal_pointer (&tag);
-  layout = g_build_filename (self->root, "pause-image-XXXXXX", NULL);
-  if (g_mkdtemp (layout) == NULL)
-    return grove_throw_errno_code (error, errno, "creating %s", layout), NULL;
-  layer = build_layer (binary, error);
-  if (layer != NULL && write_layout (layout, layer, tag, error))
-    imported = grove_store_import_image (grove_engine_get_store (self), layout,
-                                         GROVE_IMAGE_FORMAT_OCI_DIR, NULL, NULL, NULL, cancellable,
-                                         error);
-  grove_rm_rf_at (AT_FDCWD, layout, NULL, NULL);
-  return imported != NULL ? g_steal_pointer (&tag) : NULL;
+  if (existing == NULL && !import_pause_image (self, binary, tag, cancellable, error))
+    return NULL;
+  g_free (self->pause_key);
+  g_free (self->pause_tag);
+  self->pause_key = g_steal_pointer (&key);
+  self->pause_tag = g_strdup (tag);
+  return g_steal_pointer (&tag);
 }
