@@ -89,15 +89,16 @@ take_lock (GroveStore *self, GError **error)
     return grove_throw_errno_code (error, errno, "opening %s/store.lock", self->root);
   if (flock (self->lock_fd, LOCK_EX | LOCK_NB) < 0)
     {
+      int errsv = errno;
       g_autoptr (GBytes) holder = grove_read_file_at (self->root_fd, "store.lock", 64, NULL);
       g_autofree char *who = holder ? g_strstrip (g_strndup (g_bytes_get_data (holder, NULL),
                                                              g_bytes_get_size (holder)))
                                     : g_strdup ("?");
-      if (errno == EWOULDBLOCK || errno == EAGAIN || holder != NULL)
+      if (errsv == EWOULDBLOCK || errsv == EAGAIN)
         return grove_throw (error, GROVE_ERROR_BUSY,
                             "the store at %s is in use by another process (pid %s)", self->root,
                             who);
-      return grove_throw_errno_code (error, errno, "locking %s/store.lock", self->root);
+      return grove_throw_errno_code (error, errsv, "locking %s/store.lock", self->root);
     }
   pid = g_strdup_printf ("%d\n", (int)getpid ());
   if (ftruncate (self->lock_fd, 0) < 0 || pwrite (self->lock_fd, pid, strlen (pid), 0) < 0)
