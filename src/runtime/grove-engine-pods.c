@@ -351,6 +351,8 @@ new_pod_record (GroveEngine *self, const char *id, JsonObject *config, const cha
   JsonObject *record = json_object_new ();
   gboolean host_network = g_str_equal (namespace_mode (config, "network"), "NODE");
   gboolean host_ipc = g_str_equal (namespace_mode (config, "ipc"), "NODE");
+  g_autofree char *netns = g_build_filename (self->runroot, "netns", id, NULL);
+  g_autofree char *shm = g_build_filename (self->runroot, "pods", id, "shm", NULL);
 
   json_object_set_int_member (record, "version", 1);
   json_object_set_string_member (record, "id", id);
@@ -360,11 +362,9 @@ new_pod_record (GroveEngine *self, const char *id, JsonObject *config, const cha
   json_object_set_string_member (record, "handler", handler);
   json_object_set_boolean_member (record, "trusted", trusted);
   if (!host_network)
-    json_object_set_string_member (record, "netnsPath",
-                                   g_build_filename (self->runroot, "netns", id, NULL));
+    json_object_set_string_member (record, "netnsPath", netns);
   if (!host_ipc)
-    json_object_set_string_member (record, "shmPath",
-                                   g_build_filename (self->runroot, "pods", id, "shm", NULL));
+    json_object_set_string_member (record, "shmPath", shm);
   json_object_set_int_member (record, "infraPid", 0);
   return record;
 }

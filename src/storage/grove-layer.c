@@ -610,6 +610,7 @@ commit_layer (LayerImport *li, const char *blob_digest, GroveLayerResult *out_re
   g_autofree char *commit = NULL;
   g_autofree char *ref = grove_layer_ref (li->desc->diff_id);
   g_auto (GVariantDict) meta = G_VARIANT_DICT_INIT (NULL);
+  g_autoptr (GVariant) metadata = NULL;
 
   g_variant_dict_insert (&meta, GROVE_META_DIFF_ID, "s", li->desc->diff_id);
   g_variant_dict_insert (&meta, GROVE_META_BLOB_DIGEST, "s", blob_digest);
@@ -625,10 +626,10 @@ commit_layer (LayerImport *li, const char *blob_digest, GroveLayerResult *out_re
   g_variant_dict_insert (&meta, GROVE_META_CONTENT_SIZE, "t", li->content_size);
   g_variant_dict_insert (&meta, GROVE_META_FILES, "t", li->files);
 
+  metadata = g_variant_ref_sink (g_variant_dict_end (&meta));
   if (!ostree_repo_write_mtree (li->repo, li->root, &root, li->cancellable, error)
-      || !ostree_repo_write_commit (li->repo, NULL, li->desc->diff_id, NULL,
-                                    g_variant_dict_end (&meta), OSTREE_REPO_FILE (root), &commit,
-                                    li->cancellable, error))
+      || !ostree_repo_write_commit (li->repo, NULL, li->desc->diff_id, NULL, metadata,
+                                    OSTREE_REPO_FILE (root), &commit, li->cancellable, error))
     return FALSE;
   ostree_repo_transaction_set_ref (li->repo, NULL, ref, commit);
   out_result->commit = g_steal_pointer (&commit);

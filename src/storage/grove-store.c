@@ -616,6 +616,7 @@ commit_image (ImportJob *job, GroveImagePlan *plan, char **out_commit, GError **
   g_autoptr (GVariant) specials = NULL;
   g_autoptr (OstreeRepoFile) root = NULL;
   g_auto (GVariantDict) meta = G_VARIANT_DICT_INIT (NULL);
+  g_autoptr (GVariant) metadata = NULL;
   GVariant *manifest = NULL;
   GVariant *config = NULL;
 
@@ -644,9 +645,9 @@ commit_image (ImportJob *job, GroveImagePlan *plan, char **out_commit, GError **
                             job->cancellable, error))
     return FALSE;
   g_variant_dict_insert_value (&meta, GROVE_META_SPECIALS, specials);
-  if (!ostree_repo_write_commit (self->repo, NULL, plan->config_digest, NULL,
-                                 g_variant_dict_end (&meta), root, out_commit, job->cancellable,
-                                 error))
+  metadata = g_variant_ref_sink (g_variant_dict_end (&meta));
+  if (!ostree_repo_write_commit (self->repo, NULL, plan->config_digest, NULL, metadata, root,
+                                 out_commit, job->cancellable, error))
     return FALSE;
   ostree_repo_transaction_set_ref (self->repo, NULL, ref, *out_commit);
   return TRUE;
