@@ -22,7 +22,7 @@ check "no g_error_free" "$(grep -n 'g_error_free' $files)"
 check "no // comments" "$(grep -n -E '(^|[^:"])//' $files | grep -v -E '"[^"]*//[^"]*"')"
 check "SPDX line first" "$(for f in $files; do head -n 1 "$f" | grep -q 'SPDX-License-Identifier' || echo "$f"; done)"
 missing=""
-for f in $(grep -l -E '\b_\(' $(find src -name '*.c')); do
+for f in $(grep -l -E '\b_ ?\(' $(find src -name '*.c')); do
   grep -qx "$f" po/POTFILES.in || missing="$missing $f"
 done
 check "files using _() are in po/POTFILES.in" "$missing"

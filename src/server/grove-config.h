@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+/**
+ * GROVE_CONFIG_DEFAULT_PATH:
+ *
+ * The config groved reads when it is given none; unlike a file named explicitly, it may be
+ * missing.
+ */
+#define GROVE_CONFIG_DEFAULT_PATH "/etc/grove/grove.conf"
+
+/**
+ * GroveHandlerConfig:
+ * @name: the handler's name
+ * @argv: the runtime binary and the arguments put before its own
+ * @builtin: %TRUE for the built-in `runc` and `crun` the config did not redefine; a daemon
+ *   may skip those when their binary is missing
+ *
+ * One `[handler.NAME]` group of the config.
+ */
+typedef struct
+{
+  char *name;
+  GStrv argv;
+  gboolean builtin;
+} GroveHandlerConfig;
+
+/**
+ * GroveConfig:
+ * @root: persistent state (`[storage] root`, default /var/lib/grove)
+ * @runroot: volatile state (`[storage] runroot`, default /run/grove)
+ * @conmon: (nullable): conmon (`[runtime] conmon`, default from PATH)
+ * @pause: the grove-pause binary (`[runtime] pause`, default LIBEXECDIR/grove-pause)
+ * @cgroup_parent: (`[runtime] cgroup_parent`, default /grove)
+ * @default_handler: (`[runtime] default_handler`, default runc)
+ * @trusted_handler: (`[runtime] trusted_handler`, default runc)
+ * @handlers: (element-type GroveHandlerConfig): the configured handlers; runc and crun are
+ *   there unless the config redefines them
+ *
+ * groved's configuration: /etc/grove/grove.conf, then grove.conf.d/ *.conf in name order,
+ * later values winning.
+ */
+typedef struct
+{
+  char *root;
+  char *runroot;
+  char *conmon;
+  char *pause;
+  char *cgroup_parent;
+  char *default_handler;
+  char *trusted_handler;
+  GPtrArray *handlers;
+} GroveConfig;
+
+GroveConfig *grove_config_load (const char *path, GError **error);
+const GroveHandlerConfig *grove_config_get_handler (GroveConfig *config, const char *name);
+void grove_config_free (GroveConfig *config);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (GroveConfig, grove_config_free)
+
+G_END_DECLS

@@ -1,0 +1,1039 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#define G_LOG_DOMAIN "GroveDBusService"
+
+/*
+ * The D-Bus face of a GroveEngine: org.grove.Runtime1 at /org/grove/Runtime1 with an
+ * ObjectManager, and one object per pod, container and image below it. It only translates
+ * between D-Bus and the engine and store; the objects follow the engine's signals.
+ */
+
+#include <string.h>
+
+#include "grove-dbus-generated.h"
+#include "grove-dbus-service.h"
+#include "grove-record.h"
+#include "grove-utils.h"
+
+#define GROVE_DBUS_PODS_PATH GROVE_DBUS_PATH "/pods/"
+#define GROVE_DBUS_CONTAINERS_PATH GROVE_DBUS_PATH "/containers/"
+#define GROVE_DBUS_IMAGES_PATH GROVE_DBUS_PATH "/images/"
+
+struct _GroveDBusService
+{
+  GObject parent_instance;
+  GroveEngine *engine;
+  GDBusObjectManagerServer *manager;
+  GroveDBusRuntime1 *runtime;
+};
+
+G_DEFINE_TYPE (GroveDBusService, grove_dbus_service, G_TYPE_OBJECT)
+
+/* one method call under way: what its callback needs to complete it */
+typedef struct
+{
+  GroveDBusService *self;
+  GObject *iface;
+  GDBusMethodInvocation *invocation; /* consumed by the completion */
+} Call;
+
+static Call *
+call_new (GroveDBusService *self, gpointer iface, GDBusMethodInvocation *invocation)
+{
+  Call *call = g_new0 (Call, 1);
+
+  call->self = g_object_ref (self);
+  call->iface = g_object_ref (iface);
+  call->invocation = invocation;
+  return call;
+}
+
+static void
+call_free (Call *call)
+{
+  g_clear_object (&call->self);
+  g_clear_object (&call->iface);
+  g_free (call);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Call, call_free)
+
+/* errors keep their org.grove.Error name; a timeout is the bus's; the rest are Failed */
+static void
+return_error (GDBusMethodInvocation *invocation, const GError *error)
+{
+  if (error->domain == GROVE_ERROR || error->domain == G_DBUS_ERROR)
+    g_dbus_method_invocation_return_gerror (invocation, error);
+  else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
+    g_dbus_method_invocation_return_error_literal (invocation, G_DBUS_ERROR, G_DBUS_ERROR_TIMEOUT,
+                                                   error->message);
+  else
+    g_dbus_method_invocation_return_error_literal (invocation, GROVE_ERROR, GROVE_ERROR_FAILED,
+                                                   error->message);
+}
+
+static const char *
+nonnull (const char *text)
+{
+  return text != NULL ? text : "";
+}
+
+/* the string members of a config's "labels" object, as a{ss} */
+static GVariant *
+labels_variant (JsonObject *config)
+{
+  JsonObject *labels = grove_record_object (config, "labels");
+  g_autoptr (GList) members = labels ? json_object_get_members (labels) : NULL;
+  GVariantBuilder builder;
+
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("a{ss}"));
+  for (GList *l = members; l != NULL; l = l->next)
+    {
+      const char *value = grove_record_string (labels, l->data);
+      if (value != NULL)
+        g_variant_builder_add (&builder, "{ss}", (const char *)l->data, value);
+    }
+  return g_variant_builder_end (&builder);
+}
+
+static char *
+config_text (JsonObject *config)
+{
+  return config != NULL ? grove_record_serialize (config, NULL) : g_strdup ("");
+}
+
+/* the object at @path if it is exported */
+static GroveDBusObjectSkeleton *
+lookup_object (GroveDBusService *self, const char *path)
+{
+  GDBusObject *object
+      = g_dbus_object_manager_get_object (G_DBUS_OBJECT_MANAGER (self->manager), path);
+  return object != NULL ? GROVE_DBUS_OBJECT_SKELETON (object) : NULL;
+}
+
+static void
+update_pod (GroveDBusPod1 *iface, GrovePod *pod)
+{
+  g_autofree char *config = config_text (grove_pod_get_config (pod));
+
+  grove_dbus_pod1_set_version (iface, 1);
+  grove_dbus_pod1_set_id (iface, grove_pod_get_id (pod));
+  grove_dbus_pod1_set_name (iface, nonnull (grove_pod_get_name (pod)));
+  grove_dbus_pod1_set_namespace (iface, nonnull (grove_pod_get_namespace (pod)));
+  grove_dbus_pod1_set_uid (iface, nonnull (grove_pod_get_uid (pod)));
+  grove_dbus_pod1_set_attempt (iface, grove_pod_get_attempt (pod));
+  grove_dbus_pod1_set_state (iface, grove_pod_state_to_string (grove_pod_get_state (pod)));
+  grove_dbus_pod1_set_created_at (iface, (guint64)grove_pod_get_created_at (pod));
+  grove_dbus_pod1_set_handler (iface, nonnull (grove_pod_get_handler (pod)));
+  grove_dbus_pod1_set_trusted (iface, grove_pod_get_trusted (pod));
+  grove_dbus_pod1_set_labels (iface, labels_variant (grove_pod_get_config (pod)));
+  grove_dbus_pod1_set_netns_path (iface, nonnull (grove_pod_get_netns_path (pod)));
+  grove_dbus_pod1_set_config (iface, config);
+}
+
+static void
+update_container (GroveDBusContainer1 *iface, GroveContainer *container)
+{
+  int pid = grove_container_get_pid (container);
+
+  grove_dbus_container1_set_version (iface, 1);
+  grove_dbus_container1_set_id (iface, grove_container_get_id (container));
+  grove_dbus_container1_set_pod_id (iface, nonnull (grove_container_get_pod_id (container)));
+  grove_dbus_container1_set_name (iface, nonnull (grove_container_get_name (container)));
+  grove_dbus_container1_set_image (iface, nonnull (grove_container_get_image_name (container)));
+  grove_dbus_container1_set_image_id (iface, nonnull (grove_container_get_image_id (container)));
+  grove_dbus_container1_set_state (
+      iface, grove_container_state_to_string (grove_container_get_state (container)));
+  grove_dbus_container1_set_created_at (iface, (guint64)grove_container_get_created_at (container));
+  grove_dbus_container1_set_started_at (iface, (guint64)grove_container_get_started_at (container));
+  grove_dbus_container1_set_finished_at (iface,
+                                         (guint64)grove_container_get_finished_at (container));
+  grove_dbus_container1_set_exit_code (iface, grove_container_get_exit_code (container));
+  grove_dbus_container1_set_reason (iface, nonnull (grove_container_get_reason (container)));
+  grove_dbus_container1_set_message (iface, nonnull (grove_container_get_message (container)));
+  grove_dbus_container1_set_log_path (iface, nonnull (grove_container_get_log_path (container)));
+  grove_dbus_container1_set_pid (iface, pid > 0 ? (guint)pid : 0);
+  grove_dbus_container1_set_labels (iface, labels_variant (grove_container_get_config (container)));
+}
+
+static void
+update_image (GroveDBusImage1 *iface, GroveImage *image)
+{
+  const char *const empty[] = { NULL };
+  const char *const *names = grove_image_get_names (image);
+  const char *const *layers = grove_image_get_layers (image);
+  g_auto (GStrv) repo_digests = grove_image_dup_repo_digests (image);
+  GBytes *config = grove_image_get_config (image);
+  g_autofree char *config_json = NULL;
+
+  if (config != NULL)
+    config_json = g_strndup (g_bytes_get_data (config, NULL), g_bytes_get_size (config));
+  grove_dbus_image1_set_version (iface, 1);
+  grove_dbus_image1_set_id (iface, grove_image_get_id (image));
+  grove_dbus_image1_set_names (iface, names != NULL ? names : empty);
+  grove_dbus_image1_set_repo_digests (
+      iface, repo_digests != NULL ? (const char *const *)repo_digests : empty);
+  grove_dbus_image1_set_manifest_digest (iface, nonnull (grove_image_get_manifest_digest (image)));
+  grove_dbus_image1_set_size (iface, grove_image_get_size (image));
+  grove_dbus_image1_set_layers (iface, layers != NULL ? layers : empty);
+  grove_dbus_image1_set_config (iface, nonnull (config_json));
+}
+
+static gboolean handle_pod_stop (GroveDBusPod1 *iface, GDBusMethodInvocation *invocation,
+                                 GroveDBusService *self);
+static gboolean handle_pod_remove (GroveDBusPod1 *iface, GDBusMethodInvocation *invocation,
+                                   GroveDBusService *self);
+static gboolean handle_container_start (GroveDBusContainer1 *iface,
+                                        GDBusMethodInvocation *invocation, GroveDBusService *self);
+static gboolean handle_container_stop (GroveDBusContainer1 *iface,
+                                       GDBusMethodInvocation *invocation, guint timeout,
+                                       GroveDBusService *self);
+static gboolean handle_container_remove (GroveDBusContainer1 *iface,
+                                         GDBusMethodInvocation *invocation, GroveDBusService *self);
+static gboolean handle_container_exec_sync (GroveDBusContainer1 *iface,
+                                            GDBusMethodInvocation *invocation,
+                                            const char *const *argv, guint timeout,
+                                            GroveDBusService *self);
+static gboolean handle_container_reopen_log (GroveDBusContainer1 *iface,
+                                             GDBusMethodInvocation *invocation,
+                                             GroveDBusService *self);
+static gboolean handle_image_remove (GroveDBusImage1 *iface, GDBusMethodInvocation *invocation,
+                                     GroveDBusService *self);
+
+/* adds the pod's object or updates its properties; returns its path */
+static char *
+sync_pod (GroveDBusService *self, GrovePod *pod)
+{
+  g_autofree char *path = g_strconcat (GROVE_DBUS_PODS_PATH, grove_pod_get_id (pod), NULL);
+  g_autoptr (GroveDBusObjectSkeleton) object = NULL;
+  g_autoptr (GroveDBusPod1) iface = NULL;
+
+  if (self->manager == NULL)
+    return g_steal_pointer (&path); /* a call that ends after unexport */
+  object = lookup_object (self, path);
+  if (object != NULL)
+    {
+      iface = grove_dbus_object_get_pod1 (GROVE_DBUS_OBJECT (object));
+      update_pod (iface, pod);
+      return g_steal_pointer (&path);
+    }
+  iface = grove_dbus_pod1_skeleton_new ();
+  update_pod (iface, pod);
+  g_signal_connect_object (iface, "handle-stop", G_CALLBACK (handle_pod_stop), self, 0);
+  g_signal_connect_object (iface, "handle-remove", G_CALLBACK (handle_pod_remove), self, 0);
+  object = grove_dbus_object_skeleton_new (path);
+  grove_dbus_object_skeleton_set_pod1 (object, iface);
+  g_dbus_object_manager_server_export (self->manager, G_DBUS_OBJECT_SKELETON (object));
+  return g_steal_pointer (&path);
+}
+
+static void
+connect_container_handlers (GroveDBusService *self, GroveDBusContainer1 *iface)
+{
+  g_signal_connect_object (iface, "handle-start", G_CALLBACK (handle_container_start), self, 0);
+  g_signal_connect_object (iface, "handle-stop", G_CALLBACK (handle_container_stop), self, 0);
+  g_signal_connect_object (iface, "handle-remove", G_CALLBACK (handle_container_remove), self, 0);
+  g_signal_connect_object (iface, "handle-exec-sync", G_CALLBACK (handle_container_exec_sync), self,
+                           0);
+  g_signal_connect_object (iface, "handle-reopen-log", G_CALLBACK (handle_container_reopen_log),
+                           self, 0);
+}
+
+static char *
+sync_container (GroveDBusService *self, GroveContainer *container)
+{
+  g_autofree char *path
+      = g_strconcat (GROVE_DBUS_CONTAINERS_PATH, grove_container_get_id (container), NULL);
+  g_autoptr (GroveDBusObjectSkeleton) object = NULL;
+  g_autoptr (GroveDBusContainer1) iface = NULL;
+
+  if (self->manager == NULL)
+    return g_steal_pointer (&path);
+  object = lookup_object (self, path);
+  if (object != NULL)
+    {
+      iface = grove_dbus_object_get_container1 (GROVE_DBUS_OBJECT (object));
+      update_container (iface, container);
+      return g_steal_pointer (&path);
+    }
+  iface = grove_dbus_container1_skeleton_new ();
+  update_container (iface, container);
+  connect_container_handlers (self, iface);
+  object = grove_dbus_object_skeleton_new (path);
+  grove_dbus_object_skeleton_set_container1 (object, iface);
+  g_dbus_object_manager_server_export (self->manager, G_DBUS_OBJECT_SKELETON (object));
+  return g_steal_pointer (&path);
+}
+
+static char *
+sync_image (GroveDBusService *self, GroveImage *image)
+{
+  g_autofree char *path = g_strconcat (GROVE_DBUS_IMAGES_PATH, grove_image_get_id (image), NULL);
+  g_autoptr (GroveDBusObjectSkeleton) object = NULL;
+  g_autoptr (GroveDBusImage1) iface = NULL;
+
+  if (self->manager == NULL)
+    return g_steal_pointer (&path);
+  object = lookup_object (self, path);
+  if (object != NULL)
+    {
+      iface = grove_dbus_object_get_image1 (GROVE_DBUS_OBJECT (object));
+      update_image (iface, image);
+      return g_steal_pointer (&path);
+    }
+  iface = grove_dbus_image1_skeleton_new ();
+  update_image (iface, image);
+  g_signal_connect_object (iface, "handle-remove", G_CALLBACK (handle_image_remove), self, 0);
+  object = grove_dbus_object_skeleton_new (path);
+  grove_dbus_object_skeleton_set_image1 (object, iface);
+  g_dbus_object_manager_server_export (self->manager, G_DBUS_OBJECT_SKELETON (object));
+  return g_steal_pointer (&path);
+}
+
+/* makes the image objects those of @images: adds, updates, and unexports the rest */
+static GPtrArray *
+sync_image_list (GroveDBusService *self, GPtrArray *images)
+{
+  g_autoptr (GPtrArray) paths = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GHashTable) listed = g_hash_table_new (g_str_hash, g_str_equal);
+  GList *objects = NULL;
+
+  for (guint i = 0; i < images->len; i++)
+    {
+      char *path = sync_image (self, images->pdata[i]);
+      g_ptr_array_add (paths, path);
+      g_hash_table_add (listed, path);
+    }
+  if (self->manager != NULL)
+    objects = g_dbus_object_manager_get_objects (G_DBUS_OBJECT_MANAGER (self->manager));
+  for (GList *l = objects; l != NULL; l = l->next)
+    {
+      const char *path = g_dbus_object_get_object_path (l->data);
+      if (g_str_has_prefix (path, GROVE_DBUS_IMAGES_PATH) && !g_hash_table_contains (listed, path))
+        g_dbus_object_manager_server_unexport (self->manager, path);
+    }
+  g_list_free_full (objects, g_object_unref);
+  g_ptr_array_add (paths, NULL);
+  return g_steal_pointer (&paths);
+}
+
+/* re-reads the store's images after a change; a failure only leaves the objects stale */
+static void
+resync_images (GroveDBusService *self)
+{
+  g_autoptr (GError) local_error = NULL;
+  g_autoptr (GPtrArray) images = NULL;
+
+  if (self->manager == NULL)
+    return;
+  images = grove_store_list_images (grove_engine_get_store (self->engine), NULL, &local_error);
+  if (images == NULL)
+    {
+      g_warning ("listing images for D-Bus: %s", local_error->message);
+      return;
+    }
+  g_ptr_array_unref (sync_image_list (self, images));
+}
+
+static void
+pod_changed_cb (GroveEngine *engine, GrovePod *pod, GroveDBusService *self)
+{
+  g_free (sync_pod (self, pod));
+}
+
+static void
+pod_removed_cb (GroveEngine *engine, const char *id, GroveDBusService *self)
+{
+  g_autofree char *path = g_strconcat (GROVE_DBUS_PODS_PATH, id, NULL);
+
+  g_dbus_object_manager_server_unexport (self->manager, path);
+}
+
+static void
+container_changed_cb (GroveEngine *engine, GroveContainer *container, GroveDBusService *self)
+{
+  g_free (sync_container (self, container));
+}
+
+static void
+container_removed_cb (GroveEngine *engine, const char *id, GroveDBusService *self)
+{
+  g_autofree char *path = g_strconcat (GROVE_DBUS_CONTAINERS_PATH, id, NULL);
+
+  g_dbus_object_manager_server_unexport (self->manager, path);
+}
+
+/*
+ * Method handlers (handle_*) are the entry points where polkit and per-caller checks go;
+ * this slice has none yet: a later change adds them here, before the engine is called.
+ */
+
+/* Pod1 */
+
+static void
+pod_stop_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (Call) call = user_data;
+  g_autoptr (GError) local_error = NULL;
+
+  if (!grove_engine_stop_pod_finish (GROVE_ENGINE (source), result, &local_error))
+    {
+      return_error (call->invocation, local_error);
+      return;
+    }
+  grove_dbus_pod1_complete_stop (GROVE_DBUS_POD1 (call->iface), call->invocation);
+}
+
+static gboolean
+handle_pod_stop (GroveDBusPod1 *iface, GDBusMethodInvocation *invocation, GroveDBusService *self)
+{
+  grove_engine_stop_pod_async (self->engine, grove_dbus_pod1_get_id (iface), NULL, pod_stop_cb,
+                               call_new (self, iface, invocation));
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static void
+pod_remove_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (Call) call = user_data;
+  g_autoptr (GError) local_error = NULL;
+
+  if (!grove_engine_remove_pod_finish (GROVE_ENGINE (source), result, &local_error))
+    {
+      return_error (call->invocation, local_error);
+      return;
+    }
+  grove_dbus_pod1_complete_remove (GROVE_DBUS_POD1 (call->iface), call->invocation);
+}
+
+static gboolean
+handle_pod_remove (GroveDBusPod1 *iface, GDBusMethodInvocation *invocation, GroveDBusService *self)
+{
+  grove_engine_remove_pod_async (self->engine, grove_dbus_pod1_get_id (iface), NULL, pod_remove_cb,
+                                 call_new (self, iface, invocation));
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+/* Container1 */
+
+static void
+container_start_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (Call) call = user_data;
+  g_autoptr (GError) local_error = NULL;
+
+  if (!grove_engine_start_container_finish (GROVE_ENGINE (source), result, &local_error))
+    {
+      return_error (call->invocation, local_error);
+      return;
+    }
+  grove_dbus_container1_complete_start (GROVE_DBUS_CONTAINER1 (call->iface), call->invocation);
+}
+
+static gboolean
+handle_container_start (GroveDBusContainer1 *iface, GDBusMethodInvocation *invocation,
+                        GroveDBusService *self)
+{
+  grove_engine_start_container_async (self->engine, grove_dbus_container1_get_id (iface), NULL,
+                                      container_start_cb, call_new (self, iface, invocation));
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static void
+container_stop_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (Call) call = user_data;
+  g_autoptr (GError) local_error = NULL;
+
+  if (!grove_engine_stop_container_finish (GROVE_ENGINE (source), result, &local_error))
+    {
+      return_error (call->invocation, local_error);
+      return;
+    }
+  grove_dbus_container1_complete_stop (GROVE_DBUS_CONTAINER1 (call->iface), call->invocation);
+}
+
+static gboolean
+handle_container_stop (GroveDBusContainer1 *iface, GDBusMethodInvocation *invocation, guint timeout,
+                       GroveDBusService *self)
+{
+  grove_engine_stop_container_async (self->engine, grove_dbus_container1_get_id (iface), timeout,
+                                     NULL, container_stop_cb, call_new (self, iface, invocation));
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static void
+container_remove_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (Call) call = user_data;
+  g_autoptr (GError) local_error = NULL;
+
+  if (!grove_engine_remove_container_finish (GROVE_ENGINE (source), result, &local_error))
+    {
+      return_error (call->invocation, local_error);
+      return;
+    }
+  grove_dbus_container1_complete_remove (GROVE_DBUS_CONTAINER1 (call->iface), call->invocation);
+}
+
+static gboolean
+handle_container_remove (GroveDBusContainer1 *iface, GDBusMethodInvocation *invocation,
+                         GroveDBusService *self)
+{
+  grove_engine_remove_container_async (self->engine, grove_dbus_container1_get_id (iface), NULL,
+                                       container_remove_cb, call_new (self, iface, invocation));
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+/* output as `ay` with a trailing NUL, as gdbus-codegen's bytestrings are, but binary-safe */
+static GVariant *
+bytestring_variant (GBytes *data)
+{
+  gsize size = data != NULL ? g_bytes_get_size (data) : 0;
+  g_autofree char *copy = g_malloc (size + 1);
+
+  if (size > 0)
+    memcpy (copy, g_bytes_get_data (data, NULL), size);
+  copy[size] = '\0';
+  return g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, copy, size + 1, 1);
+}
+
+static void
+container_exec_sync_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (Call) call = user_data;
+  g_autoptr (GError) local_error = NULL;
+  g_autoptr (GroveExecResult) exec
+      = grove_engine_exec_sync_finish (GROVE_ENGINE (source), result, &local_error);
+
+  if (exec == NULL)
+    {
+      return_error (call->invocation, local_error);
+      return;
+    }
+  /* not grove_dbus_container1_complete_exec_sync (): it stops at the first NUL byte */
+  g_dbus_method_invocation_return_value (call->invocation,
+                                         g_variant_new ("(i@ay@ay)", exec->exit_code,
+                                                        bytestring_variant (exec->stdout_data),
+                                                        bytestring_variant (exec->stderr_data)));
+}
+
+static gboolean
+handle_container_exec_sync (GroveDBusContainer1 *iface, GDBusMethodInvocation *invocation,
+                            const char *const *argv, guint timeout, GroveDBusService *self)
+{
+  grove_engine_exec_sync_async (self->engine, grove_dbus_container1_get_id (iface), argv, timeout,
+                                NULL, container_exec_sync_cb, call_new (self, iface, invocation));
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+handle_container_reopen_log (GroveDBusContainer1 *iface, GDBusMethodInvocation *invocation,
+                             GroveDBusService *self)
+{
+  g_autoptr (GError) local_error = NULL;
+
+  if (!grove_engine_reopen_log (self->engine, grove_dbus_container1_get_id (iface), &local_error))
+    return_error (invocation, local_error);
+  else
+    grove_dbus_container1_complete_reopen_log (iface, invocation);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+/* Image1 */
+
+static gboolean
+handle_image_remove (GroveDBusImage1 *iface, GDBusMethodInvocation *invocation,
+                     GroveDBusService *self)
+{
+  g_autoptr (GError) local_error = NULL;
+  GroveStore *store = grove_engine_get_store (self->engine);
+  /* keep the skeleton alive while its own object is unexported under it */
+  g_autoptr (GroveDBusImage1) hold = g_object_ref (iface);
+
+  if (!grove_store_remove_image (store, grove_dbus_image1_get_id (iface), NULL, &local_error))
+    {
+      return_error (invocation, local_error);
+      return G_DBUS_METHOD_INVOCATION_HANDLED;
+    }
+  resync_images (self);
+  grove_dbus_image1_complete_remove (hold, invocation);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+/* Runtime1: images */
+
+static void
+import_image_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (Call) call = user_data;
+  g_autoptr (GError) local_error = NULL;
+  g_autoptr (GPtrArray) images
+      = grove_store_import_image_finish (GROVE_STORE (source), result, &local_error);
+  g_autoptr (GPtrArray) paths = g_ptr_array_new_with_free_func (g_free);
+
+  if (images == NULL)
+    {
+      return_error (call->invocation, local_error);
+      return;
+    }
+  resync_images (call->self);
+  for (guint i = 0; i < images->len; i++)
+    g_ptr_array_add (
+        paths, g_strconcat (GROVE_DBUS_IMAGES_PATH, grove_image_get_id (images->pdata[i]), NULL));
+  g_ptr_array_add (paths, NULL);
+  grove_dbus_runtime1_complete_import_image (GROVE_DBUS_RUNTIME1 (call->iface), call->invocation,
+                                             (const char *const *)paths->pdata);
+}
+
+static gboolean
+handle_import_image (GroveDBusRuntime1 *iface, GDBusMethodInvocation *invocation, const char *path,
+                     const char *tag, GroveDBusService *self)
+{
+  grove_store_import_image_async (grove_engine_get_store (self->engine), path,
+                                  GROVE_IMAGE_FORMAT_AUTO, tag[0] != '\0' ? tag : NULL, NULL, NULL,
+                                  NULL, import_image_cb, call_new (self, iface, invocation));
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+handle_remove_image (GroveDBusRuntime1 *iface, GDBusMethodInvocation *invocation, const char *image,
+                     GroveDBusService *self)
+{
+  g_autoptr (GError) local_error = NULL;
+
+  if (!grove_store_remove_image (grove_engine_get_store (self->engine), image, NULL, &local_error))
+    {
+      return_error (invocation, local_error);
+      return G_DBUS_METHOD_INVOCATION_HANDLED;
+    }
+  resync_images (self);
+  grove_dbus_runtime1_complete_remove_image (iface, invocation);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+handle_tag_image (GroveDBusRuntime1 *iface, GDBusMethodInvocation *invocation, const char *image,
+                  const char *tag, GroveDBusService *self)
+{
+  g_autoptr (GError) local_error = NULL;
+
+  if (!grove_store_tag_image (grove_engine_get_store (self->engine), image, tag, NULL,
+                              &local_error))
+    {
+      return_error (invocation, local_error);
+      return G_DBUS_METHOD_INVOCATION_HANDLED;
+    }
+  resync_images (self);
+  grove_dbus_runtime1_complete_tag_image (iface, invocation);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+handle_untag_image (GroveDBusRuntime1 *iface, GDBusMethodInvocation *invocation, const char *tag,
+                    GroveDBusService *self)
+{
+  g_autoptr (GError) local_error = NULL;
+
+  if (!grove_store_untag_image (grove_engine_get_store (self->engine), tag, NULL, &local_error))
+    {
+      return_error (invocation, local_error);
+      return G_DBUS_METHOD_INVOCATION_HANDLED;
+    }
+  resync_images (self);
+  grove_dbus_runtime1_complete_untag_image (iface, invocation);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+handle_list_images (GroveDBusRuntime1 *iface, GDBusMethodInvocation *invocation,
+                    GroveDBusService *self)
+{
+  g_autoptr (GError) local_error = NULL;
+  g_autoptr (GPtrArray) images = NULL;
+  g_autoptr (GPtrArray) paths = NULL;
+
+  images = grove_store_list_images (grove_engine_get_store (self->engine), NULL, &local_error);
+  if (images == NULL)
+    {
+      return_error (invocation, local_error);
+      return G_DBUS_METHOD_INVOCATION_HANDLED;
+    }
+  paths = sync_image_list (self, images);
+  grove_dbus_runtime1_complete_list_images (iface, invocation, (const char *const *)paths->pdata);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+/* Runtime1: pods and containers */
+
+static void
+create_pod_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (Call) call = user_data;
+  g_autoptr (GError) local_error = NULL;
+  g_autoptr (GrovePod) pod
+      = grove_engine_run_pod_finish (GROVE_ENGINE (source), result, &local_error);
+  g_autofree char *path = NULL;
+
+  if (pod == NULL)
+    {
+      return_error (call->invocation, local_error);
+      return;
+    }
+  path = sync_pod (call->self, pod);
+  grove_dbus_runtime1_complete_create_pod (GROVE_DBUS_RUNTIME1 (call->iface), call->invocation,
+                                           path);
+}
+
+static gboolean
+handle_create_pod (GroveDBusRuntime1 *iface, GDBusMethodInvocation *invocation,
+                   const char *config_json, const char *handler, GroveDBusService *self)
+{
+  g_autoptr (GError) local_error = NULL;
+  g_autoptr (JsonObject) config = grove_record_parse (config_json, -1, "pod config", &local_error);
+
+  if (config == NULL)
+    {
+      return_error (invocation, local_error);
+      return G_DBUS_METHOD_INVOCATION_HANDLED;
+    }
+  grove_engine_run_pod_async (self->engine, config, handler[0] != '\0' ? handler : NULL, NULL,
+                              create_pod_cb, call_new (self, iface, invocation));
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static void
+create_container_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (Call) call = user_data;
+  g_autoptr (GError) local_error = NULL;
+  g_autoptr (GroveContainer) container
+      = grove_engine_create_container_finish (GROVE_ENGINE (source), result, &local_error);
+  g_autofree char *path = NULL;
+
+  if (container == NULL)
+    {
+      return_error (call->invocation, local_error);
+      return;
+    }
+  path = sync_container (call->self, container);
+  grove_dbus_runtime1_complete_create_container (GROVE_DBUS_RUNTIME1 (call->iface),
+                                                 call->invocation, path);
+}
+
+static gboolean
+handle_create_container (GroveDBusRuntime1 *iface, GDBusMethodInvocation *invocation,
+                         const char *pod, const char *config_json, GroveDBusService *self)
+{
+  g_autoptr (GError) local_error = NULL;
+  g_autoptr (JsonObject) config
+      = grove_record_parse (config_json, -1, "container config", &local_error);
+
+  if (config == NULL)
+    {
+      return_error (invocation, local_error);
+      return G_DBUS_METHOD_INVOCATION_HANDLED;
+    }
+  grove_engine_create_container_async (self->engine, pod, config, NULL, create_container_cb,
+                                       call_new (self, iface, invocation));
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+/* list filters: a{sv} with known keys of known types */
+
+typedef const char *(*StateToString) (int state);
+
+static const char *
+pod_state_name (int state)
+{
+  return grove_pod_state_to_string ((GrovePodState)state);
+}
+
+static const char *
+container_state_name (int state)
+{
+  return grove_container_state_to_string ((GroveContainerState)state);
+}
+
+static gboolean
+check_filter_keys (GVariant *filter, const char *const *keys, const char *const *types,
+                   GError **error)
+{
+  GVariantIter iter;
+  const char *key;
+  GVariant *value;
+
+  g_variant_iter_init (&iter, filter);
+  while (g_variant_iter_next (&iter, "{&sv}", &key, &value))
+    {
+      g_autoptr (GVariant) owned = value;
+      guint i = 0;
+
+      while (keys[i] != NULL && strcmp (keys[i], key) != 0)
+        i++;
+      if (keys[i] == NULL)
+        return grove_throw (error, GROVE_ERROR_INVALID_ARGUMENT, "unknown filter key \"%s\"", key);
+      if (!g_variant_is_of_type (value, G_VARIANT_TYPE (types[i])))
+        return grove_throw (error, GROVE_ERROR_INVALID_ARGUMENT,
+                            "filter key \"%s\" must be of type %s, not %s", key, types[i],
+                            g_variant_get_type_string (value));
+    }
+  return TRUE;
+}
+
+/* the keys each list method takes, with their types */
+static const char *const pod_filter_keys[] = { "id", "state", "labels", NULL };
+static const char *const pod_filter_types[] = { "s", "s", "a{ss}", NULL };
+static const char *const container_filter_keys[] = { "id", "pod", "state", "labels", NULL };
+static const char *const container_filter_types[] = { "s", "s", "s", "a{ss}", NULL };
+
+/* fills @out from @filter; its strings point into @filter, its labels into @out_labels */
+static gboolean
+parse_filter (GVariant *filter, gboolean for_containers, GroveListFilter *out,
+              GHashTable **out_labels, GError **error)
+{
+  StateToString state_name = for_containers ? container_state_name : pod_state_name;
+  int n_states = for_containers ? GROVE_CONTAINER_STATE_UNKNOWN + 1 : GROVE_POD_STATE_NOTREADY + 1;
+  g_autoptr (GVariantIter) labels = NULL;
+  const char *state = NULL;
+  const char *key;
+  const char *value;
+
+  if (!check_filter_keys (filter, for_containers ? container_filter_keys : pod_filter_keys,
+                          for_containers ? container_filter_types : pod_filter_types, error))
+    return FALSE;
+  out->state = -1;
+  g_variant_lookup (filter, "id", "&s", &out->id);
+  g_variant_lookup (filter, "pod", "&s", &out->pod_id);
+  if (g_variant_lookup (filter, "state", "&s", &state))
+    {
+      for (int i = 0; i < n_states && out->state < 0; i++)
+        if (strcmp (state, state_name (i)) == 0)
+          out->state = i;
+      if (out->state < 0)
+        return grove_throw (error, GROVE_ERROR_INVALID_ARGUMENT, "unknown state \"%s\" in filter",
+                            state);
+    }
+  if (g_variant_lookup (filter, "labels", "a{ss}", &labels))
+    {
+      *out_labels = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+      while (g_variant_iter_next (labels, "{&s&s}", &key, &value))
+        g_hash_table_insert (*out_labels, g_strdup (key), g_strdup (value));
+      out->labels = *out_labels;
+    }
+  return TRUE;
+}
+
+static gboolean
+handle_list_pods (GroveDBusRuntime1 *iface, GDBusMethodInvocation *invocation, GVariant *filter,
+                  GroveDBusService *self)
+{
+  g_autoptr (GError) local_error = NULL;
+  g_autoptr (GHashTable) labels = NULL;
+  g_autoptr (GPtrArray) pods = NULL;
+  g_autoptr (GPtrArray) paths = g_ptr_array_new_with_free_func (g_free);
+  GroveListFilter list_filter = { NULL, NULL, -1, NULL };
+
+  if (!parse_filter (filter, FALSE, &list_filter, &labels, &local_error))
+    {
+      return_error (invocation, local_error);
+      return G_DBUS_METHOD_INVOCATION_HANDLED;
+    }
+  pods = grove_engine_list_pods (self->engine, &list_filter);
+  for (guint i = 0; i < pods->len; i++)
+    g_ptr_array_add (paths, sync_pod (self, pods->pdata[i]));
+  g_ptr_array_add (paths, NULL);
+  grove_dbus_runtime1_complete_list_pods (iface, invocation, (const char *const *)paths->pdata);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+handle_list_containers (GroveDBusRuntime1 *iface, GDBusMethodInvocation *invocation,
+                        GVariant *filter, GroveDBusService *self)
+{
+  g_autoptr (GError) local_error = NULL;
+  g_autoptr (GHashTable) labels = NULL;
+  g_autoptr (GPtrArray) containers = NULL;
+  g_autoptr (GPtrArray) paths = g_ptr_array_new_with_free_func (g_free);
+  GroveListFilter list_filter = { NULL, NULL, -1, NULL };
+
+  if (!parse_filter (filter, TRUE, &list_filter, &labels, &local_error))
+    {
+      return_error (invocation, local_error);
+      return G_DBUS_METHOD_INVOCATION_HANDLED;
+    }
+  containers = grove_engine_list_containers (self->engine, &list_filter);
+  for (guint i = 0; i < containers->len; i++)
+    g_ptr_array_add (paths, sync_container (self, containers->pdata[i]));
+  g_ptr_array_add (paths, NULL);
+  grove_dbus_runtime1_complete_list_containers (iface, invocation,
+                                                (const char *const *)paths->pdata);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+/* the object */
+
+static void
+connect_runtime_handlers (GroveDBusService *self)
+{
+  const struct
+  {
+    const char *signal;
+    GCallback handler;
+  } handlers[] = {
+    { "handle-import-image", G_CALLBACK (handle_import_image) },
+    { "handle-remove-image", G_CALLBACK (handle_remove_image) },
+    { "handle-tag-image", G_CALLBACK (handle_tag_image) },
+    { "handle-untag-image", G_CALLBACK (handle_untag_image) },
+    { "handle-list-images", G_CALLBACK (handle_list_images) },
+    { "handle-create-pod", G_CALLBACK (handle_create_pod) },
+    { "handle-list-pods", G_CALLBACK (handle_list_pods) },
+    { "handle-create-container", G_CALLBACK (handle_create_container) },
+    { "handle-list-containers", G_CALLBACK (handle_list_containers) },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (handlers); i++)
+    g_signal_connect_object (self->runtime, handlers[i].signal, handlers[i].handler, self, 0);
+}
+
+static void
+grove_dbus_service_dispose (GObject *object)
+{
+  GroveDBusService *self = GROVE_DBUS_SERVICE (object);
+
+  grove_dbus_service_unexport (self);
+  G_OBJECT_CLASS (grove_dbus_service_parent_class)->dispose (object);
+}
+
+static void
+grove_dbus_service_finalize (GObject *object)
+{
+  GroveDBusService *self = GROVE_DBUS_SERVICE (object);
+
+  g_clear_object (&self->runtime);
+  g_clear_object (&self->engine);
+  G_OBJECT_CLASS (grove_dbus_service_parent_class)->finalize (object);
+}
+
+static void
+grove_dbus_service_class_init (GroveDBusServiceClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = grove_dbus_service_dispose;
+  object_class->finalize = grove_dbus_service_finalize;
+}
+
+static void
+grove_dbus_service_init (GroveDBusService *self)
+{
+}
+
+/**
+ * grove_dbus_service_new:
+ * @engine: the engine to serve
+ *
+ * Makes the D-Bus face of @engine (and of its store); nothing is on a bus until
+ * grove_dbus_service_export().
+ *
+ * Returns: (transfer full): a new #GroveDBusService
+ */
+GroveDBusService *
+grove_dbus_service_new (GroveEngine *engine)
+{
+  GroveDBusService *self;
+
+  g_return_val_if_fail (GROVE_IS_ENGINE (engine), NULL);
+  self = g_object_new (GROVE_TYPE_DBUS_SERVICE, NULL);
+  self->engine = g_object_ref (engine);
+  self->runtime = grove_dbus_runtime1_skeleton_new ();
+  grove_dbus_runtime1_set_version (self->runtime, 1);
+  grove_dbus_runtime1_set_daemon_version (self->runtime, PACKAGE_VERSION);
+  connect_runtime_handlers (self);
+  return self;
+}
+
+/* every pod, container and image there is now gets its object */
+static gboolean
+add_existing_objects (GroveDBusService *self, GError **error)
+{
+  g_autoptr (GPtrArray) pods = grove_engine_list_pods (self->engine, NULL);
+  g_autoptr (GPtrArray) containers = grove_engine_list_containers (self->engine, NULL);
+  g_autoptr (GPtrArray) images = NULL;
+
+  images = grove_store_list_images (grove_engine_get_store (self->engine), NULL, error);
+  if (images == NULL)
+    return FALSE;
+  for (guint i = 0; i < pods->len; i++)
+    g_free (sync_pod (self, pods->pdata[i]));
+  for (guint i = 0; i < containers->len; i++)
+    g_free (sync_container (self, containers->pdata[i]));
+  g_ptr_array_unref (sync_image_list (self, images));
+  return TRUE;
+}
+
+/**
+ * grove_dbus_service_export:
+ * @self: a #GroveDBusService
+ * @connection: the bus connection to serve on
+ * @error: return location
+ *
+ * Exports org.grove.Runtime1 and an object manager at %GROVE_DBUS_PATH on @connection,
+ * with an object below it for each pod, container and image, and keeps them in step with
+ * the engine until grove_dbus_service_unexport(). Owning %GROVE_DBUS_NAME is the caller's business.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+grove_dbus_service_export (GroveDBusService *self, GDBusConnection *connection, GError **error)
+{
+  g_return_val_if_fail (GROVE_IS_DBUS_SERVICE (self), FALSE);
+  g_return_val_if_fail (G_IS_DBUS_CONNECTION (connection), FALSE);
+  if (self->manager != NULL)
+    return grove_throw (error, GROVE_ERROR_ALREADY_EXISTS, "the D-Bus service is exported already");
+  /* GLib's object manager only manages objects below its own path, so org.grove.Runtime1
+   * is exported beside it, on the same path, rather than as one of its objects */
+  if (!g_dbus_interface_skeleton_export (G_DBUS_INTERFACE_SKELETON (self->runtime), connection,
+                                         GROVE_DBUS_PATH, error))
+    return FALSE;
+  /* on the bus first, so that clients that watch already see InterfacesAdded */
+  self->manager = g_dbus_object_manager_server_new (GROVE_DBUS_PATH);
+  g_dbus_object_manager_server_set_connection (self->manager, connection);
+  if (!add_existing_objects (self, error))
+    {
+      grove_dbus_service_unexport (self);
+      return FALSE;
+    }
+  g_signal_connect_object (self->engine, "pod-changed", G_CALLBACK (pod_changed_cb), self, 0);
+  g_signal_connect_object (self->engine, "pod-removed", G_CALLBACK (pod_removed_cb), self, 0);
+  g_signal_connect_object (self->engine, "container-changed", G_CALLBACK (container_changed_cb),
+                           self, 0);
+  g_signal_connect_object (self->engine, "container-removed", G_CALLBACK (container_removed_cb),
+                           self, 0);
+  return TRUE;
+}
+
+/**
+ * grove_dbus_service_unexport:
+ * @self: a #GroveDBusService
+ *
+ * Takes every object off the connection and stops following the engine. Calls under way
+ * still complete.
+ */
+void
+grove_dbus_service_unexport (GroveDBusService *self)
+{
+  GList *objects = NULL;
+
+  g_return_if_fail (GROVE_IS_DBUS_SERVICE (self));
+  if (self->manager == NULL)
+    return;
+  g_signal_handlers_disconnect_by_data (self->engine, self);
+  /* one by one, so that clients see InterfacesRemoved for each */
+  objects = g_dbus_object_manager_get_objects (G_DBUS_OBJECT_MANAGER (self->manager));
+  for (GList *l = objects; l != NULL; l = l->next)
+    g_dbus_object_manager_server_unexport (self->manager, g_dbus_object_get_object_path (l->data));
+  g_list_free_full (objects, g_object_unref);
+  g_dbus_object_manager_server_set_connection (self->manager, NULL);
+  g_clear_object (&self->manager);
+  g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (self->runtime));
+}

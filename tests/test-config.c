@@ -1,0 +1,376 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#define G_LOG_DOMAIN "GroveTestConfig"
+
+/* groved's config: defaults, drop-ins in name order, overrides and every error message */
+
+#include <string.h>
+
+#include "grove-config.h"
+#include "grove-error.h"
+#include "grove-test-utils.h"
+
+typedef struct
+{
+  char *tmpdir;
+  char *main_path;
+} Fixture;
+
+static void
+fixture_setup (Fixture *fx, gconstpointer data)
+{
+  fx->tmpdir = grove_test_make_tmpdir ();
+  fx->main_path = g_build_filename (fx->tmpdir, "grove.conf", NULL);
+}
+
+static void
+fixture_teardown (Fixture *fx, gconstpointer data)
+{
+  grove_test_rm_rf (fx->tmpdir);
+  g_clear_pointer (&fx->tmpdir, g_free);
+  g_clear_pointer (&fx->main_path, g_free);
+}
+
+/* writes @text to @name below the fixture's dir (a "grove.conf.d/" prefix is created) */
+static void
+write_conf (Fixture *fx, const char *name, const char *text)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *path = g_build_filename (fx->tmpdir, name, NULL);
+  g_autofree char *parent = g_path_get_dirname (path);
+
+  g_assert_cmpint (g_mkdir_with_parents (parent, 0755), ==, 0);
+  g_file_set_contents (path, text, -1, &error);
+  g_assert_no_error (error);
+}
+
+/* writes like write_conf() and returns the path, for the messages that name it */
+static char *
+write_conf_path (Fixture *fx, const char *name, const char *text)
+{
+  write_conf (fx, name, text);
+  return g_build_filename (fx->tmpdir, name, NULL);
+}
+
+static GroveConfig *
+load_ok (Fixture *fx)
+{
+  g_autoptr (GError) error = NULL;
+  GroveConfig *config = grove_config_load (fx->main_path, &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (config);
+  return config;
+}
+
+/* loads, expects an INVALID_ARGUMENT error, and checks the message has each of the strings */
+static void
+load_fails (Fixture *fx, const char *first, ...)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GroveConfig) config = grove_config_load (fx->main_path, &error);
+  va_list args;
+
+  g_assert_null (config);
+  g_assert_error (error, GROVE_ERROR, GROVE_ERROR_INVALID_ARGUMENT);
+  g_test_message ("error: %s", error->message);
+  va_start (args, first);
+  for (const char *s = first; s != NULL; s = va_arg (args, const char *))
+    {
+      if (strstr (error->message, s) == NULL)
+        g_test_message ("'%s' not in the message", s);
+      g_assert_nonnull (strstr (error->message, s));
+    }
+  va_end (args);
+}
+
+static void
+assert_argv (const GroveHandlerConfig *handler, const char *const *expected)
+{
+  g_assert_nonnull (handler);
+  g_assert_cmpstrv (handler->argv, expected);
+}
+
+static void
+test_defaults (Fixture *fx, gconstpointer data)
+{
+  g_autoptr (GroveConfig) config = NULL;
+  const GroveHandlerConfig *crun = NULL;
+
+  write_conf (fx, "grove.conf", "# nothing set\n");
+  config = load_ok (fx);
+  g_assert_cmpstr (config->root, ==, "/var/lib/grove");
+  g_assert_cmpstr (config->runroot, ==, "/run/grove");
+  g_assert_null (config->conmon);
+  g_assert_true (g_path_is_absolute (config->pause));
+  g_assert_true (g_str_has_suffix (config->pause, "/grove-pause"));
+  g_assert_cmpstr (config->cgroup_parent, ==, "/grove");
+  g_assert_cmpstr (config->default_handler, ==, "runc");
+  g_assert_cmpstr (config->trusted_handler, ==, "runc");
+  g_assert_cmpuint (config->handlers->len, ==, 2);
+  assert_argv (grove_config_get_handler (config, "runc"), (const char *const[]){ "runc", NULL });
+  g_assert_true (grove_config_get_handler (config, "runc")->builtin);
+  crun = grove_config_get_handler (config, "crun");
+  g_assert_nonnull (crun);
+  g_assert_true (crun->builtin);
+  g_assert_true (g_str_has_suffix (crun->argv[0], "/grove-runtime-exec"));
+  g_assert_cmpstr (crun->argv[1], ==, "crun");
+  g_assert_null (crun->argv[2]);
+  g_assert_null (grove_config_get_handler (config, "kata"));
+}
+
+static void
+test_all_keys (Fixture *fx, gconstpointer data)
+{
+  g_autoptr (GroveConfig) config = NULL;
+
+  write_conf (fx, "grove.conf",
+              "[storage]\n"
+              "root = /srv/grove/\n"
+              "runroot=/run/g\n"
+              "\n"
+              "[runtime]\n"
+              "conmon = /usr/local/bin/conmon\n"
+              "pause = /opt/grove/grove-pause\n"
+              "cgroup_parent = /machine/grove\n"
+              "default_handler = crun\n"
+              "trusted_handler = kata\n"
+              "[handler.kata]\n"
+              "path = /opt/kata/bin/containerd-shim-runc\n"
+              "args = --debug;--log=/var/log/kata.log;\n");
+  config = load_ok (fx);
+  g_assert_cmpstr (config->root, ==, "/srv/grove");
+  g_assert_cmpstr (config->runroot, ==, "/run/g");
+  g_assert_cmpstr (config->conmon, ==, "/usr/local/bin/conmon");
+  g_assert_cmpstr (config->pause, ==, "/opt/grove/grove-pause");
+  g_assert_cmpstr (config->cgroup_parent, ==, "/machine/grove");
+  g_assert_cmpstr (config->default_handler, ==, "crun");
+  g_assert_cmpstr (config->trusted_handler, ==, "kata");
+  g_assert_cmpuint (config->handlers->len, ==, 3);
+  /* sorted by name */
+  g_assert_cmpstr (((GroveHandlerConfig *)config->handlers->pdata[0])->name, ==, "crun");
+  g_assert_cmpstr (((GroveHandlerConfig *)config->handlers->pdata[1])->name, ==, "kata");
+  g_assert_cmpstr (((GroveHandlerConfig *)config->handlers->pdata[2])->name, ==, "runc");
+  assert_argv (grove_config_get_handler (config, "kata"),
+               (const char *const[]){ "/opt/kata/bin/containerd-shim-runc", "--debug",
+                                      "--log=/var/log/kata.log", NULL });
+  g_assert_false (grove_config_get_handler (config, "kata")->builtin);
+}
+
+static void
+test_dropin_order (Fixture *fx, gconstpointer data)
+{
+  g_autoptr (GroveConfig) config = NULL;
+
+  write_conf (fx, "grove.conf",
+              "[storage]\nroot=/main\nrunroot=/main-run\n[runtime]\ncgroup_parent=/main\n");
+  /* written out of order: name order decides, not creation order */
+  write_conf (fx, "grove.conf.d/20-second.conf", "[storage]\nroot=/second\n");
+  write_conf (fx, "grove.conf.d/10-first.conf", "[storage]\nroot=/first\nrunroot=/first-run\n");
+  write_conf (fx, "grove.conf.d/30-ignored.conf.bak", "[storage]\nroot=/bak\n");
+  write_conf (fx, "grove.conf.d/.40-hidden.conf", "[storage]\nroot=/hidden\n");
+  write_conf (fx, "grove.conf.d/README", "not a config file at all\n");
+  config = load_ok (fx);
+  g_assert_cmpstr (config->root, ==, "/second");
+  g_assert_cmpstr (config->runroot, ==, "/first-run");
+  g_assert_cmpstr (config->cgroup_parent, ==, "/main");
+}
+
+static void
+test_handler_override (Fixture *fx, gconstpointer data)
+{
+  g_autoptr (GroveConfig) config = NULL;
+
+  write_conf (fx, "grove.conf",
+              "[handler.runc]\npath=/usr/sbin/runc\nargs=--systemd-cgroup\n"
+              "[handler.youki]\npath=youki\n");
+  /* a drop-in may change one key of a handler another file defined, and refer to it */
+  write_conf (fx, "grove.conf.d/50-runc.conf",
+              "[handler.runc]\nargs=--debug\n[runtime]\ndefault_handler=youki\n");
+  config = load_ok (fx);
+  assert_argv (grove_config_get_handler (config, "runc"),
+               (const char *const[]){ "/usr/sbin/runc", "--debug", NULL });
+  g_assert_false (grove_config_get_handler (config, "runc")->builtin);
+  assert_argv (grove_config_get_handler (config, "youki"), (const char *const[]){ "youki", NULL });
+  g_assert_nonnull (grove_config_get_handler (config, "crun"));
+  g_assert_cmpstr (config->default_handler, ==, "youki");
+  g_assert_cmpstr (config->trusted_handler, ==, "runc");
+}
+
+static void
+test_missing (Fixture *fx, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GroveConfig) config = NULL;
+
+  /* a file named explicitly must exist, even with drop-ins beside it */
+  write_conf (fx, "grove.conf.d/10-a.conf", "[storage]\nroot=/a\n");
+  config = grove_config_load (fx->main_path, &error);
+  g_assert_error (error, GROVE_ERROR, GROVE_ERROR_NOT_FOUND);
+  g_assert_nonnull (strstr (error->message, fx->main_path));
+  g_assert_null (config);
+  g_clear_error (&error);
+
+  /* the default one need not */
+  if (g_file_test (GROVE_CONFIG_DEFAULT_PATH, G_FILE_TEST_EXISTS)
+      || g_file_test ("/etc/grove/grove.conf.d", G_FILE_TEST_EXISTS))
+    {
+      g_test_message ("%s exists: not loading the default config", GROVE_CONFIG_DEFAULT_PATH);
+      return;
+    }
+  config = grove_config_load (NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (config->root, ==, "/var/lib/grove");
+}
+
+static void
+test_syntax_error (Fixture *fx, gconstpointer data)
+{
+  g_autofree char *where = NULL;
+  g_autofree char *path = NULL;
+
+  write_conf (fx, "grove.conf", "[storage]\nroot=/ok\n");
+  path = write_conf_path (fx, "grove.conf.d/10-broken.conf",
+                          "# a comment\n[runtime]\n\ncgroup_parent=/x\nthis line is no key\n");
+  where = g_strdup_printf ("%s:5: syntax error", path);
+  load_fails (fx, where, "this line is no key", NULL);
+
+  g_clear_pointer (&where, g_free);
+  write_conf (fx, "grove.conf.d/10-broken.conf", "[runtime\n");
+  where = g_strdup_printf ("%s:1: syntax error", path);
+  load_fails (fx, where, NULL);
+
+  g_clear_pointer (&where, g_free);
+  write_conf (fx, "grove.conf.d/10-broken.conf", "\n\nroot=/before/any/group\n");
+  where = g_strdup_printf ("%s:3: syntax error", path);
+  load_fails (fx, where, NULL);
+}
+
+static void
+test_unknown_key (Fixture *fx, gconstpointer data)
+{
+  g_autofree char *where = NULL;
+  g_autofree char *path = NULL;
+
+  write_conf (fx, "grove.conf", "[storage]\nroot=/ok\n");
+  path = write_conf_path (
+      fx, "grove.conf.d/20-typo.conf",
+      "[runtime]\ndefault_handler=runc\n# the typo:\n  defualt_handler = crun\n");
+  where = g_strdup_printf ("%s:4: [runtime] defualt_handler: unknown key", path);
+  load_fails (fx, where, NULL);
+
+  /* a key of another group */
+  g_clear_pointer (&where, g_free);
+  write_conf (fx, "grove.conf.d/20-typo.conf", "[storage]\nconmon=/usr/bin/conmon\n");
+  where = g_strdup_printf ("%s:2: [storage] conmon: unknown key", path);
+  load_fails (fx, where, NULL);
+
+  /* GKeyFile hides localised keys; groved has none */
+  g_clear_pointer (&where, g_free);
+  write_conf (fx, "grove.conf.d/20-typo.conf", "[storage]\nroot=/a\nroot[de]=/b\n");
+  where = g_strdup_printf ("%s:3: [storage] root[de]: unknown key", path);
+  load_fails (fx, where, NULL);
+}
+
+static void
+test_unknown_group (Fixture *fx, gconstpointer data)
+{
+  g_autofree char *where = NULL;
+
+  write_conf (fx, "grove.conf", "[storage]\nroot=/ok\n\n[network]\nplugin=cni\n");
+  where = g_strdup_printf ("%s:4: [network]: unknown group", fx->main_path);
+  load_fails (fx, where, NULL);
+
+  g_clear_pointer (&where, g_free);
+  write_conf (fx, "grove.conf", "[handler.]\npath=/bin/true\n");
+  where = g_strdup_printf ("%s:1: [handler.]: unknown group", fx->main_path);
+  load_fails (fx, where, NULL);
+
+  g_clear_pointer (&where, g_free);
+  write_conf (fx, "grove.conf", "[handler.a/b]\npath=/bin/true\n");
+  where = g_strdup_printf ("%s:1: [handler.a/b]: unknown group", fx->main_path);
+  load_fails (fx, where, NULL);
+}
+
+static void
+test_relative_path (Fixture *fx, gconstpointer data)
+{
+  const char *const cases[][3] = {
+    { "[storage]\nroot=var/lib/grove\n", "2: [storage] root", "'var/lib/grove'" },
+    { "[storage]\n\nrunroot = run\n", "3: [storage] runroot", "'run'" },
+    { "[runtime]\nconmon=conmon\n", "2: [runtime] conmon", "'conmon'" },
+    { "[runtime]\npause=./grove-pause\n", "2: [runtime] pause", "'./grove-pause'" },
+    { "[runtime]\ncgroup_parent=grove\n", "2: [runtime] cgroup_parent", "'grove'" },
+    { "[handler.x]\npath=bin/runc\n", "2: [handler.x] path", "'bin/runc'" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *where = g_strdup_printf ("%s:%s", fx->main_path, cases[i][1]);
+      write_conf (fx, "grove.conf", cases[i][0]);
+      load_fails (fx, where, cases[i][2], "is not an absolute path", NULL);
+    }
+}
+
+static void
+test_unknown_handler (Fixture *fx, gconstpointer data)
+{
+  g_autofree char *where = NULL;
+  g_autofree char *path = NULL;
+
+  write_conf (fx, "grove.conf", "[runtime]\ndefault_handler=kata\n");
+  where = g_strdup_printf ("%s:2: [runtime] default_handler: no handler 'kata'", fx->main_path);
+  load_fails (fx, where, "(handlers: crun, runc)", NULL);
+
+  /* the file that set the value last is the one named */
+  g_clear_pointer (&where, g_free);
+  write_conf (fx, "grove.conf", "[runtime]\ntrusted_handler=runc\n");
+  path = write_conf_path (fx, "grove.conf.d/10-t.conf", "\n[runtime]\ntrusted_handler=gvisor\n");
+  where = g_strdup_printf ("%s:3: [runtime] trusted_handler: no handler 'gvisor'", path);
+  load_fails (fx, where, NULL);
+}
+
+static void
+test_bad_handler (Fixture *fx, gconstpointer data)
+{
+  g_autofree char *where = NULL;
+
+  write_conf (fx, "grove.conf", "[handler.kata]\nargs=--debug\n");
+  where = g_strdup_printf ("%s:1: [handler.kata]: the handler has no path", fx->main_path);
+  load_fails (fx, where, NULL);
+
+  g_clear_pointer (&where, g_free);
+  write_conf (fx, "grove.conf", "[handler.kata]\n");
+  where = g_strdup_printf ("%s:1: [handler.kata]: the handler has no path", fx->main_path);
+  load_fails (fx, where, NULL);
+
+  g_clear_pointer (&where, g_free);
+  write_conf (fx, "grove.conf", "[handler.kata]\npath=/bin/kata\nargs=a\\qb\n");
+  where = g_strdup_printf ("%s:3: [handler.kata] args: bad value", fx->main_path);
+  load_fails (fx, where, NULL);
+
+  g_clear_pointer (&where, g_free);
+  write_conf (fx, "grove.conf", "[storage]\nroot=/a\\x\n");
+  where = g_strdup_printf ("%s:2: [storage] root: bad value", fx->main_path);
+  load_fails (fx, where, NULL);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+
+#define ADD(path, func) g_test_add (path, Fixture, NULL, fixture_setup, func, fixture_teardown)
+  ADD ("/grove/config/defaults", test_defaults);
+  ADD ("/grove/config/all-keys", test_all_keys);
+  ADD ("/grove/config/dropin-order", test_dropin_order);
+  ADD ("/grove/config/handler-override", test_handler_override);
+  ADD ("/grove/config/missing", test_missing);
+  ADD ("/grove/config/syntax-error", test_syntax_error);
+  ADD ("/grove/config/unknown-key", test_unknown_key);
+  ADD ("/grove/config/unknown-group", test_unknown_group);
+  ADD ("/grove/config/relative-path", test_relative_path);
+  ADD ("/grove/config/unknown-handler", test_unknown_handler);
+  ADD ("/grove/config/bad-handler", test_bad_handler);
+#undef ADD
+  return g_test_run ();
+}
