@@ -399,23 +399,6 @@ stop_work (GroveJob *job, GCancellable *cancellable, GError **error)
                                     cancellable, error);
 }
 
-/* stop and remove of a container that does not exist succeed: the CRI wants them idempotent */
-static gboolean
-report_absent (GroveEngine *self, const char *id, GAsyncReadyCallback callback, gpointer user_data,
-               gpointer source_tag)
-{
-  g_autoptr (GError) local_error = NULL;
-  g_autoptr (GroveContainer) container = grove_engine_get_container (self, id, &local_error);
-  g_autoptr (GTask) task = NULL;
-
-  if (container != NULL || !g_error_matches (local_error, GROVE_ERROR, GROVE_ERROR_NOT_FOUND))
-    return FALSE;
-  task = g_task_new (self, NULL, callback, user_data);
-  g_task_set_source_tag (task, source_tag);
-  g_task_return_boolean (task, TRUE);
-  return TRUE;
-}
-
 /**
  * grove_engine_stop_container_async:
  * @self: a #GroveEngine
@@ -436,7 +419,8 @@ grove_engine_stop_container_async (GroveEngine *self, const char *container_id,
   GroveJob *job;
 
   g_return_if_fail (GROVE_IS_ENGINE (self));
-  if (report_absent (self, container_id, callback, user_data, grove_engine_stop_container_async))
+  if (grove_engine_succeed_if_absent (self, self->containers, container_id, callback, user_data,
+                                      grove_engine_stop_container_async))
     return;
   job = container_job (self, container_id, stop_work, install_and_check_exit, &local_error);
   if (job == NULL)
@@ -498,7 +482,8 @@ grove_engine_remove_container_async (GroveEngine *self, const char *container_id
   GroveJob *job;
 
   g_return_if_fail (GROVE_IS_ENGINE (self));
-  if (report_absent (self, container_id, callback, user_data, grove_engine_remove_container_async))
+  if (grove_engine_succeed_if_absent (self, self->containers, container_id, callback, user_data,
+                                      grove_engine_remove_container_async))
     return;
   job = container_job (self, container_id, remove_work, remove_done, &local_error);
   if (job == NULL)

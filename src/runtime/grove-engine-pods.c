@@ -549,23 +549,6 @@ pod_job (GroveEngine *self, const char *pod_id, GroveJobWorkFunc work, GroveJobD
   return job;
 }
 
-/* stop and remove of a pod that does not exist succeed: both are idempotent in the CRI */
-static gboolean
-report_absent (GroveEngine *self, const char *id, GAsyncReadyCallback callback, gpointer user_data,
-               gpointer source_tag)
-{
-  g_autoptr (GError) local_error = NULL;
-  g_autoptr (GrovePod) pod = grove_engine_get_pod (self, id, &local_error);
-  g_autoptr (GTask) task = NULL;
-
-  if (pod != NULL || !g_error_matches (local_error, GROVE_ERROR, GROVE_ERROR_NOT_FOUND))
-    return FALSE;
-  task = g_task_new (self, NULL, callback, user_data);
-  g_task_set_source_tag (task, source_tag);
-  g_task_return_boolean (task, TRUE);
-  return TRUE;
-}
-
 /**
  * grove_engine_stop_pod_async:
  * @self: a #GroveEngine
@@ -585,7 +568,8 @@ grove_engine_stop_pod_async (GroveEngine *self, const char *pod_id, GCancellable
   GroveJob *job;
 
   g_return_if_fail (GROVE_IS_ENGINE (self));
-  if (report_absent (self, pod_id, callback, user_data, grove_engine_stop_pod_async))
+  if (grove_engine_succeed_if_absent (self, self->pods, pod_id, callback, user_data,
+                                      grove_engine_stop_pod_async))
     return;
   job = pod_job (self, pod_id, stop_pod_work, stop_pod_done, &local_error);
   if (job == NULL)
@@ -666,7 +650,8 @@ grove_engine_remove_pod_async (GroveEngine *self, const char *pod_id, GCancellab
   GroveJob *job;
 
   g_return_if_fail (GROVE_IS_ENGINE (self));
-  if (report_absent (self, pod_id, callback, user_data, grove_engine_remove_pod_async))
+  if (grove_engine_succeed_if_absent (self, self->pods, pod_id, callback, user_data,
+                                      grove_engine_remove_pod_async))
     return;
   job = pod_job (self, pod_id, remove_pod_work, remove_pod_done, &local_error);
   if (job == NULL)

@@ -88,6 +88,10 @@ void grove_engine_run_job (GroveEngine *self, GroveJob *job, GCancellable *cance
 GroveJob *grove_engine_job_finish (GroveEngine *self, GAsyncResult *result, gpointer source_tag,
                                    GError **error);
 
+gboolean grove_engine_succeed_if_absent (GroveEngine *self, GHashTable *table, const char *id,
+                                         GAsyncReadyCallback callback, gpointer user_data,
+                                         gpointer source_tag);
+
 /* paths */
 char *grove_engine_pod_dir (GroveEngine *self, const char *pod_id);
 char *grove_engine_container_dir (GroveEngine *self, const char *id);

@@ -620,6 +620,30 @@ lookup_by_prefix (GHashTable *table, const char *id, const char *what, GError **
 }
 
 /**
+ * grove_engine_succeed_if_absent: (skip)
+ *
+ * Stop and remove of an object that does not exist succeed: the CRI wants them idempotent.
+ *
+ * Returns: %TRUE if @id names nothing in @table and the operation has been completed
+ */
+gboolean
+grove_engine_succeed_if_absent (GroveEngine *self, GHashTable *table, const char *id,
+                                GAsyncReadyCallback callback, gpointer user_data,
+                                gpointer source_tag)
+{
+  g_autoptr (GError) local_error = NULL;
+  g_autoptr (GTask) task = NULL;
+
+  if (lookup_by_prefix (table, id, "object", &local_error) != NULL
+      || !g_error_matches (local_error, GROVE_ERROR, GROVE_ERROR_NOT_FOUND))
+    return FALSE;
+  task = g_task_new (self, NULL, callback, user_data);
+  g_task_set_source_tag (task, source_tag);
+  g_task_return_boolean (task, TRUE);
+  return TRUE;
+}
+
+/**
  * grove_engine_get_pod:
  * @self: a #GroveEngine
  * @id: a pod ID or unique prefix
