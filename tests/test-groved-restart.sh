@@ -1,0 +1,270 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Containers outlive groved: a container keeps running while groved is stopped, a new
+# groved on the same root finds it running with the same PID and can stop it, and a
+# container that exits while no groved runs shows its real exit code afterwards.
+# Needs root, conmon and runc; leaves no process, mount, cgroup or directory behind.
+set -u
+
+srcdir=${G_TEST_SRCDIR:-$(dirname "$0")}
+builddir=${G_TEST_BUILDDIR:-$(dirname "$0")}/..
+groved=${GROVED:-$builddir/groved}
+grovectl=${GROVECTL:-$builddir/grovectl}
+pause=$builddir/grove-pause
+name=org.grove.Runtime1
+
+if [ "$(id -u)" != 0 ]; then
+  echo "1..0 # SKIP needs root"
+  exit 0
+fi
+for tool in dbus-daemon gdbus runc conmon python3; do
+  if ! command -v "$tool" > /dev/null; then
+    echo "1..0 # SKIP needs $tool"
+    exit 0
+  fi
+done
+
+echo "1..14"
+n=0
+failed=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+not_ok() {
+  n=$((n + 1))
+  failed=1
+  echo "not ok $n - $1"
+  shift
+  for line in "$@"; do echo "$line" | sed 's/^/# /'; done
+}
+
+tmp=$(mktemp -d "${GROVE_TEST_TMPBASE:-/var/tmp}/grove-restart-XXXXXX") || exit 99
+dbus_pid=
+groved_pid=
+bus=
+
+# runs grovectl on the test's bus: its stdout in $out, stderr in $err, exit code in $rc
+ctl() {
+  "$grovectl" --bus "$bus" "$@" > "$tmp/out" 2> "$tmp/err"
+  rc=$?
+  out=$(cat "$tmp/out")
+  err=$(cat "$tmp/err")
+}
+
+# check NAME EXPECTED_RC [SHELL-CONDITION]: judges the last ctl call
+check() {
+  local what=$1 want=$2 cond=${3:-true}
+  if [ "$rc" = "$want" ] && eval "$cond"; then
+    ok "$what"
+  else
+    not_ok "$what" "exit $rc (want $want)" "stdout: $out" "stderr: $err"
+  fi
+}
+
+json() {
+  python3 -c "import json, sys; d = json.load(sys.stdin); print($1)"
+}
+
+# FIELD of container $1 as `grovectl -o json inspect` shows it, "" if that fails
+field() {
+  "$grovectl" --bus "$bus" -o json inspect "$1" 2> /dev/null | json "d[\"$2\"]" 2> /dev/null
+}
+
+alive() { [ -n "$1" ] && [ "$1" != 0 ] && kill -0 "$1" 2> /dev/null; }
+
+has_owner() {
+  gdbus call --address "$bus" --dest org.freedesktop.DBus --object-path /org/freedesktop/DBus \
+    --method org.freedesktop.DBus.NameHasOwner "$name" 2> /dev/null | grep -q true
+}
+
+conf=$tmp/grove.conf
+printf '[runtime]\ncgroup_parent = /grove-test-%s\n' "$$" > "$conf"
+
+# starts groved (logging to $1) and waits until it owns the name; exec: `$!` is groved's PID
+start_groved() {
+  (exec "$groved" --config "$conf" --bus "$bus" --root "$tmp/root" --runroot "$tmp/run" \
+    --pause "$pause" 2>> "$1") &
+  groved_pid=$!
+  for _ in $(seq 100); do
+    has_owner && return 0
+    kill -0 "$groved_pid" 2> /dev/null || return 1
+    sleep 0.1
+  done
+  has_owner
+}
+
+# SIGTERM to groved; sets $rc to its exit code (or "timeout" if it ran on for 10 s)
+stop_groved() {
+  local timed_out=
+  kill -TERM "$groved_pid"
+  for _ in $(seq 100); do
+    kill -0 "$groved_pid" 2> /dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$groved_pid" 2> /dev/null; then
+    timed_out=1
+    kill -KILL "$groved_pid"
+  fi
+  wait "$groved_pid"
+  rc=$?
+  [ -n "$timed_out" ] && rc=timeout
+  groved_pid=
+}
+
+# the test's own processes: conmons started for its dirs and whatever is in its cgroups
+own_pids() {
+  local p
+  for dir in /proc/[0-9]*; do
+    p=${dir#/proc/}
+    { tr '\0' ' ' < "$dir/cmdline"; } 2> /dev/null | grep -qF -- "$tmp/" && echo "$p"
+  done
+  for dir in /sys/fs/cgroup/grove-test-$$ /sys/fs/cgroup/*/grove-test-$$; do
+    [ -d "$dir" ] && find "$dir" -name cgroup.procs -exec cat {} + 2> /dev/null
+  done
+}
+
+cleanup() {
+  if [ -n "$groved_pid" ] && kill -0 "$groved_pid" 2> /dev/null; then
+    # pods first, so groved takes down their containers, netns and mounts itself
+    for pod in $("$grovectl" --bus "$bus" -o json pod ls 2> /dev/null |
+      json '" ".join(p["Id"] for p in d)' 2> /dev/null); do
+      "$grovectl" --bus "$bus" pod rm "$pod" > /dev/null 2>&1
+    done
+    stop_groved
+  fi
+  # a test that failed half-way may leave containers that no groved removed
+  for p in $(own_pids | sort -u); do
+    [ "$p" != $$ ] && kill -KILL "$p" 2> /dev/null
+  done
+  [ -n "$dbus_pid" ] && kill "$dbus_pid" 2> /dev/null
+  sleep 0.2
+  awk -v base="$tmp/" 'index($5, base) == 1 { print $5 }' /proc/self/mountinfo | sort -r |
+    while read -r m; do umount -l "$m"; done
+  for dir in /sys/fs/cgroup/grove-test-$$ /sys/fs/cgroup/*/grove-test-$$; do
+    [ -d "$dir" ] && find "$dir" -depth -type d -exec rmdir {} \; 2> /dev/null
+  done
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+bus_out=$(dbus-daemon --session --fork --print-address=1 --print-pid=1) || exit 99
+bus=$(echo "$bus_out" | sed -n 1p)
+dbus_pid=$(echo "$bus_out" | sed -n 2p)
+
+if ! start_groved "$tmp/groved.log"; then
+  echo "Bail out! groved did not start: $(cat "$tmp/groved.log")"
+  exit 1
+fi
+python3 "$srcdir/mkimage.py" busybox --format oci-dir "$tmp/busybox" > /dev/null || exit 99
+ctl image import "$tmp/busybox" --tag busybox
+if [ "$rc" != 0 ]; then
+  echo "Bail out! image import failed: $err"
+  exit 1
+fi
+
+# 1-2: a pod, a long-running container and one that ends by itself a little later
+cat > "$tmp/pod.json" << EOF
+{"metadata": {"name": "restart", "namespace": "default", "uid": "uid-restart"},
+ "logDirectory": "$tmp/logs"}
+EOF
+cat > "$tmp/sleeper.json" << 'EOF'
+{"metadata": {"name": "sleeper"}, "image": {"image": "busybox"}, "command": ["sleep", "1000"]}
+EOF
+cat > "$tmp/quitter.json" << 'EOF'
+{"metadata": {"name": "quitter"}, "image": {"image": "busybox"},
+ "command": ["/bin/sh", "-c", "sleep 3; exit 5"]}
+EOF
+ctl pod run "$tmp/pod.json"
+pod_id=$out
+ctl create "$pod_id" "$tmp/sleeper.json"
+sleeper=$out
+ctl start "$sleeper"
+sleeper_pid=$(field "$sleeper" Pid)
+if [ "$rc" = 0 ] && [ "$(field "$sleeper" State)" = running ] && alive "$sleeper_pid"; then
+  ok "a pod with a running sleep 1000 (PID $sleeper_pid)"
+else
+  not_ok "a pod with a running sleep 1000" "exit $rc: $err" "PID: $sleeper_pid"
+fi
+ctl create "$pod_id" "$tmp/quitter.json"
+quitter=$out
+ctl start "$quitter"
+quitter_pid=$(field "$quitter" Pid)
+if [ "$rc" = 0 ] && alive "$quitter_pid"; then
+  ok "a second container that will exit 5 in 3 s (PID $quitter_pid)"
+else
+  not_ok "a second container that will exit 5 in 3 s" "exit $rc: $err" "PID: $quitter_pid"
+fi
+
+# 3-5: SIGTERM stops groved with exit 0; the containers run on without it
+stop_groved
+if [ "$rc" = 0 ] && ! has_owner; then
+  ok "SIGTERM stops groved with exit 0"
+else
+  not_ok "SIGTERM stops groved with exit 0" "exit $rc" "$(cat "$tmp/groved.log")"
+fi
+if alive "$sleeper_pid" && grep -q '^sleep' "/proc/$sleeper_pid/cmdline" 2> /dev/null; then
+  ok "the sleeper is still alive without groved"
+else
+  not_ok "the sleeper is still alive without groved" "PID $sleeper_pid is gone"
+fi
+if alive "$quitter_pid"; then
+  ok "the second container is still running when groved has stopped"
+else
+  not_ok "the second container is still running when groved has stopped" \
+    "PID $quitter_pid ended before groved did: the test cannot see an exit without groved"
+fi
+
+# 6: the second container ends while no groved runs (conmon writes its exit file)
+for _ in $(seq 100); do
+  alive "$quitter_pid" || break
+  sleep 0.1
+done
+if alive "$quitter_pid"; then
+  not_ok "the second container exits while groved is stopped" "PID $quitter_pid still runs"
+else
+  ok "the second container exits while groved is stopped"
+fi
+
+# 7-9: a new groved on the same root finds both as they are
+if start_groved "$tmp/groved2.log"; then
+  ok "a new groved starts on the same root"
+else
+  not_ok "a new groved starts on the same root" "$(cat "$tmp/groved2.log")"
+  echo "Bail out! no groved to test against"
+  exit 1
+fi
+ctl -o json inspect "$sleeper"
+check "it reports the sleeper running with the same PID" 0 \
+  '[ "$(echo "$out" | json "d[\"State\"], d[\"Pid\"]")" = "running $sleeper_pid" ]'
+ctl -o json inspect "$quitter"
+check "it reports the second container exited with code 5" 0 \
+  '[ "$(echo "$out" | json "d[\"State\"], d[\"ExitCode\"], d[\"Reason\"]")" = "exited 5 Error" ]'
+
+# 10-11: the new groved can stop the container the old one started
+ctl stop -t 1 "$sleeper"
+check "grovectl stop stops it" 0 '[ "$out" = "$sleeper" ] && ! alive "$sleeper_pid"'
+ctl -o json inspect "$sleeper"
+check "it exited on the signal: exit code 137 or 143, PID 0" 0 \
+  'echo "$out" | json "d[\"State\"], d[\"ExitCode\"], d[\"Pid\"]" | grep -qxE "exited (137|143) 0"'
+
+# 12-13: pod rm cleans up: no pod, no container, no conmon, no rootfs mount
+ctl pod rm "$pod_id"
+check "pod rm removes the pod and its containers" 0 \
+  '[ "$out" = "$pod_id" ] && [ -z "$("$grovectl" --bus "$bus" ps -a | tail -n +2)" ] &&
+   [ -z "$("$grovectl" --bus "$bus" pod ls | tail -n +2)" ]'
+left=$(own_pids | grep -vx "$groved_pid" | sort -u | tr '\n' ' ')
+mounts=$(awk -v base="$tmp/root/" 'index($5, base) == 1 { print $5 }' /proc/self/mountinfo)
+if [ -z "$left" ] && [ -z "$mounts" ]; then
+  ok "no container process, conmon or rootfs mount is left"
+else
+  not_ok "no container process, conmon or rootfs mount is left" "processes: $left" \
+    "mounts: $mounts"
+fi
+
+# 14: and the second groved stops cleanly too
+stop_groved
+if [ "$rc" = 0 ]; then
+  ok "the new groved stops with exit 0"
+else
+  not_ok "the new groved stops with exit 0" "exit $rc" "$(cat "$tmp/groved2.log")"
+fi
+
+exit "$failed"
