@@ -7,44 +7,11 @@
 # process, mount, cgroup or directory behind.
 set -u
 
-builddir=${G_TEST_BUILDDIR:-$(dirname "$0")}/..
-groved=${GROVED:-$builddir/groved}
-grovectl=${GROVECTL:-$builddir/grovectl}
-pause=$builddir/grove-pause
-name=org.grove.Runtime1
+. "${G_TEST_SRCDIR:-$(dirname "$0")}/grove-test-lib.sh"
+grove_test_start grove-dbus-errors 29 dbus-daemon gdbus runc conmon python3
 path=/org/grove/Runtime1
-
-if [ "$(id -u)" != 0 ]; then
-  echo "1..0 # SKIP needs root"
-  exit 0
-fi
-for tool in dbus-daemon gdbus runc conmon python3; do
-  if ! command -v "$tool" > /dev/null; then
-    echo "1..0 # SKIP needs $tool"
-    exit 0
-  fi
-done
-
-echo "1..29"
-n=0
-failed=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() {
-  n=$((n + 1))
-  failed=1
-  echo "not ok $n - $1"
-  shift
-  for line in "$@"; do echo "$line" | sed 's/^/# /'; done
-}
-
-tmp=$(mktemp -d "${GROVE_TEST_TMPBASE:-/var/tmp}/grove-dbus-errors-XXXXXX") || exit 99
 dbus_pid=
 groved_pid=
-bus=
-
-json() {
-  python3 -c "import json, sys; d = json.load(sys.stdin); print($1)"
-}
 
 has_owner() {
   gdbus call --address "$bus" --dest org.freedesktop.DBus --object-path /org/freedesktop/DBus \

@@ -6,62 +6,10 @@
 # Needs root, conmon and runc; leaves no process, mount, cgroup or directory behind.
 set -u
 
-srcdir=${G_TEST_SRCDIR:-$(dirname "$0")}
-builddir=${G_TEST_BUILDDIR:-$(dirname "$0")}/..
-groved=${GROVED:-$builddir/groved}
-grovectl=${GROVECTL:-$builddir/grovectl}
-pause=$builddir/grove-pause
-name=org.grove.Runtime1
-
-if [ "$(id -u)" != 0 ]; then
-  echo "1..0 # SKIP needs root"
-  exit 0
-fi
-for tool in dbus-daemon gdbus runc conmon python3; do
-  if ! command -v "$tool" > /dev/null; then
-    echo "1..0 # SKIP needs $tool"
-    exit 0
-  fi
-done
-
-echo "1..14"
-n=0
-failed=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() {
-  n=$((n + 1))
-  failed=1
-  echo "not ok $n - $1"
-  shift
-  for line in "$@"; do echo "$line" | sed 's/^/# /'; done
-}
-
-tmp=$(mktemp -d "${GROVE_TEST_TMPBASE:-/var/tmp}/grove-restart-XXXXXX") || exit 99
+. "${G_TEST_SRCDIR:-$(dirname "$0")}/grove-test-lib.sh"
+grove_test_start grove-restart 14 dbus-daemon gdbus runc conmon python3
 dbus_pid=
 groved_pid=
-bus=
-
-# runs grovectl on the test's bus: its stdout in $out, stderr in $err, exit code in $rc
-ctl() {
-  "$grovectl" --bus "$bus" "$@" > "$tmp/out" 2> "$tmp/err"
-  rc=$?
-  out=$(cat "$tmp/out")
-  err=$(cat "$tmp/err")
-}
-
-# check NAME EXPECTED_RC [SHELL-CONDITION]: judges the last ctl call
-check() {
-  local what=$1 want=$2 cond=${3:-true}
-  if [ "$rc" = "$want" ] && eval "$cond"; then
-    ok "$what"
-  else
-    not_ok "$what" "exit $rc (want $want)" "stdout: $out" "stderr: $err"
-  fi
-}
-
-json() {
-  python3 -c "import json, sys; d = json.load(sys.stdin); print($1)"
-}
 
 # FIELD of container $1 as `grovectl -o json inspect` shows it, "" if that fails
 field() {

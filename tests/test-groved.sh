@@ -5,35 +5,8 @@
 # Needs root; leaves no process, mount or directory behind.
 set -u
 
-builddir=${G_TEST_BUILDDIR:-$(dirname "$0")}/..
-groved=${GROVED:-$builddir/groved}
-pause=$builddir/grove-pause
-name=org.grove.Runtime1
-
-if [ "$(id -u)" != 0 ]; then
-  echo "1..0 # SKIP needs root"
-  exit 0
-fi
-for tool in dbus-daemon gdbus runc; do
-  if ! command -v "$tool" > /dev/null; then
-    echo "1..0 # SKIP needs $tool"
-    exit 0
-  fi
-done
-
-echo "1..8"
-n=0
-failed=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() {
-  n=$((n + 1))
-  failed=1
-  echo "not ok $n - $1"
-  shift
-  for line in "$@"; do echo "# $line"; done
-}
-
-tmp=$(mktemp -d "${GROVE_TEST_TMPBASE:-/var/tmp}/grove-groved-XXXXXX") || exit 99
+. "${G_TEST_SRCDIR:-$(dirname "$0")}/grove-test-lib.sh"
+grove_test_start grove-groved 8 dbus-daemon gdbus runc
 dbus_pid=
 groved_pid=
 

@@ -1,0 +1,63 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Sourced by the shell tests that run groved on a private bus: where the built programs
+# are, the root and tool checks, TAP helpers, the test's own temporary directory and
+# grovectl wrappers. Call `grove_test_start PREFIX PLAN TOOL...` first.
+srcdir=${G_TEST_SRCDIR:-$(dirname "$0")}
+builddir=${G_TEST_BUILDDIR:-$(dirname "$0")}/..
+groved=${GROVED:-$builddir/groved}
+grovectl=${GROVECTL:-$builddir/grovectl}
+pause=$builddir/grove-pause
+name=org.grove.Runtime1
+n=0
+failed=0
+bus=
+tmp=
+
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+not_ok() {
+  n=$((n + 1))
+  failed=1
+  echo "not ok $n - $1"
+  shift
+  for line in "$@"; do echo "$line" | sed 's/^/# /'; done
+}
+
+# skips the whole test (exit 0) without root or one of the TOOLs, prints the plan, sets $tmp
+grove_test_start() {
+  local prefix=$1 plan=$2
+  shift 2
+  if [ "$(id -u)" != 0 ]; then
+    echo "1..0 # SKIP needs root"
+    exit 0
+  fi
+  for tool in "$@"; do
+    if ! command -v "$tool" > /dev/null; then
+      echo "1..0 # SKIP needs $tool"
+      exit 0
+    fi
+  done
+  echo "1..$plan"
+  tmp=$(mktemp -d "${GROVE_TEST_TMPBASE:-/var/tmp}/$prefix-XXXXXX") || exit 99
+}
+
+# runs grovectl on the test's bus: its stdout in $out, stderr in $err, exit code in $rc
+ctl() {
+  "$grovectl" --bus "$bus" "$@" > "$tmp/out" 2> "$tmp/err"
+  rc=$?
+  out=$(cat "$tmp/out")
+  err=$(cat "$tmp/err")
+}
+
+# check NAME EXPECTED_RC [SHELL-CONDITION]: judges the last ctl call
+check() {
+  local what=$1 want=$2 cond=${3:-true}
+  if [ "$rc" = "$want" ] && eval "$cond"; then
+    ok "$what"
+  else
+    not_ok "$what" "exit $rc (want $want)" "stdout: $out" "stderr: $err"
+  fi
+}
+
+json() {
+  python3 -c "import json, sys; d = json.load(sys.stdin); print($1)"
+}
