@@ -153,3 +153,54 @@ grove_test_count_files (const char *path)
   g_assert_cmpint (grove_test_run (&out, "find", path, "-type", "f", "-printf", ".", NULL), ==, 0);
   return (guint)strlen (out);
 }
+
+/**
+ * grove_test_result_cb:
+ * @source: the source object
+ * @result: the result
+ * @user_data: a `GAsyncResult **` slot
+ *
+ * A #GAsyncReadyCallback that stores a reference to @result in the slot, for
+ * grove_test_wait_result().
+ */
+void
+grove_test_result_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  GAsyncResult **out = user_data;
+  *out = g_object_ref (result);
+}
+
+/**
+ * grove_test_wait_result:
+ * @slot: where grove_test_result_cb() stores the result
+ *
+ * Turns the default main context until the result has arrived.
+ *
+ * Returns: (transfer none): the result
+ */
+GAsyncResult *
+grove_test_wait_result (GAsyncResult **slot)
+{
+  while (*slot == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  return *slot;
+}
+
+/**
+ * grove_test_rmdir_cgroups:
+ * @parent: a cgroup path, e.g. "/grove-test-1234"
+ *
+ * Removes the (empty) cgroup @parent in every v1 hierarchy under /sys/fs/cgroup.
+ */
+void
+grove_test_rmdir_cgroups (const char *parent)
+{
+  g_autoptr (GDir) controllers = g_dir_open ("/sys/fs/cgroup", 0, NULL);
+  const char *name;
+
+  while (controllers != NULL && (name = g_dir_read_name (controllers)) != NULL)
+    {
+      g_autofree char *dir = g_build_filename ("/sys/fs/cgroup", name, parent, NULL);
+      rmdir (dir);
+    }
+}

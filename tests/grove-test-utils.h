@@ -12,5 +12,8 @@ void grove_test_mkimage (const char *first_arg, ...) G_GNUC_NULL_TERMINATED;
 int grove_test_run (char **out_stdout, const char *first_arg, ...) G_GNUC_NULL_TERMINATED;
 guint64 grove_test_du (const char *path);
 guint grove_test_count_files (const char *path);
+void grove_test_result_cb (GObject *source, GAsyncResult *result, gpointer user_data);
+GAsyncResult *grove_test_wait_result (GAsyncResult **slot);
+void grove_test_rmdir_cgroups (const char *parent);
 
 G_END_DECLS

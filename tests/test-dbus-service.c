@@ -38,21 +38,6 @@ typedef struct
   GPtrArray *changes; /* "<path> State=<state>", as PropertiesChanged came */
 } Fixture;
 
-static void
-result_cb (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  GAsyncResult **out = user_data;
-  *out = g_object_ref (result);
-}
-
-static GAsyncResult *
-wait_result (GAsyncResult **slot)
-{
-  while (*slot == NULL)
-    g_main_context_iteration (NULL, TRUE);
-  return *slot;
-}
-
 /* turns the main loop until @list holds @item (or fails the test after 20 s) */
 static void
 wait_item (GPtrArray *list, const char *item)
@@ -90,8 +75,8 @@ new_engine (Fixture *fx)
   g_assert_no_error (error);
   grove_engine_add_handler (engine, "runc", (const char *const[]){ "runc", NULL }, &error);
   g_assert_no_error (error);
-  grove_engine_load_async (engine, NULL, result_cb, &result);
-  grove_engine_load_finish (engine, wait_result (&result), &error);
+  grove_engine_load_async (engine, NULL, grove_test_result_cb, &result);
+  grove_engine_load_finish (engine, grove_test_wait_result (&result), &error);
   g_assert_no_error (error);
   return g_steal_pointer (&engine);
 }
@@ -202,26 +187,14 @@ start_service (Fixture *fx)
   grove_dbus_object_manager_client_new (fx->client,
                                         G_DBUS_OBJECT_MANAGER_CLIENT_FLAGS_DO_NOT_AUTO_START,
                                         g_dbus_connection_get_unique_name (fx->service_connection),
-                                        GROVE_DBUS_PATH, NULL, result_cb, &result);
-  fx->objects = grove_dbus_object_manager_client_new_finish (wait_result (&result), &error);
+                                        GROVE_DBUS_PATH, NULL, grove_test_result_cb, &result);
+  fx->objects
+      = grove_dbus_object_manager_client_new_finish (grove_test_wait_result (&result), &error);
   g_assert_no_error (error);
   g_signal_connect (fx->objects, "object-added", G_CALLBACK (object_added_cb), fx);
   g_signal_connect (fx->objects, "object-removed", G_CALLBACK (object_removed_cb), fx);
   g_signal_connect (fx->objects, "interface-proxy-properties-changed",
                     G_CALLBACK (properties_changed_cb), fx);
-}
-
-static void
-rmdir_cgroups (const char *parent)
-{
-  g_autoptr (GDir) controllers = g_dir_open ("/sys/fs/cgroup", 0, NULL);
-  const char *name;
-
-  while (controllers != NULL && (name = g_dir_read_name (controllers)) != NULL)
-    {
-      g_autofree char *dir = g_build_filename ("/sys/fs/cgroup", name, parent, NULL);
-      rmdir (dir);
-    }
 }
 
 static void
@@ -233,9 +206,9 @@ remove_all_pods (Fixture *fx)
     {
       g_autoptr (GAsyncResult) result = NULL;
       g_autoptr (GError) error = NULL;
-      grove_engine_remove_pod_async (fx->engine, grove_pod_get_id (pods->pdata[i]), NULL, result_cb,
-                                     &result);
-      grove_engine_remove_pod_finish (fx->engine, wait_result (&result), &error);
+      grove_engine_remove_pod_async (fx->engine, grove_pod_get_id (pods->pdata[i]), NULL,
+                                     grove_test_result_cb, &result);
+      grove_engine_remove_pod_finish (fx->engine, grove_test_wait_result (&result), &error);
       g_assert_no_error (error);
     }
 }
@@ -267,7 +240,7 @@ fixture_teardown (Fixture *fx, gconstpointer data)
   g_clear_object (&fx->engine);
   g_clear_object (&fx->store);
   if (fx->cgroup_parent != NULL)
-    rmdir_cgroups (fx->cgroup_parent);
+    grove_test_rmdir_cgroups (fx->cgroup_parent);
   if (fx->tmpdir != NULL)
     {
       g_autofree char *netns_dir = g_build_filename (fx->tmpdir, "run", "netns", NULL);
@@ -292,8 +265,8 @@ call (Fixture *fx, const char *path, const char *interface, const char *method,
   g_dbus_connection_call (fx->client, g_dbus_connection_get_unique_name (fx->service_connection),
                           path, interface, method, parameters,
                           reply_type ? G_VARIANT_TYPE (reply_type) : NULL, G_DBUS_CALL_FLAGS_NONE,
-                          60 * 1000, NULL, result_cb, &result);
-  return g_dbus_connection_call_finish (fx->client, wait_result (&result), error);
+                          60 * 1000, NULL, grove_test_result_cb, &result);
+  return g_dbus_connection_call_finish (fx->client, grove_test_wait_result (&result), error);
 }
 
 static GVariant *
@@ -690,8 +663,8 @@ test_existing_and_unexport (Fixture *fx, gconstpointer data)
   g_assert_no_error (error);
   config = grove_record_parse (config_text, -1, "test pod config", &error);
   g_assert_no_error (error);
-  grove_engine_run_pod_async (fx->engine, config, NULL, NULL, result_cb, &result);
-  pod = grove_engine_run_pod_finish (fx->engine, wait_result (&result), &error);
+  grove_engine_run_pod_async (fx->engine, config, NULL, NULL, grove_test_result_cb, &result);
+  pod = grove_engine_run_pod_finish (fx->engine, grove_test_wait_result (&result), &error);
   g_assert_no_error (error);
 
   start_service (fx);
@@ -744,8 +717,9 @@ test_introspect (Fixture *fx, gconstpointer data)
                             g_dbus_connection_get_unique_name (fx->service_connection),
                             "--object-path", GROVE_DBUS_PATH, "-r", NULL);
   g_assert_no_error (error);
-  g_subprocess_communicate_utf8_async (gdbus, NULL, NULL, result_cb, &result);
-  g_subprocess_communicate_utf8_finish (gdbus, wait_result (&result), &out, NULL, &error);
+  g_subprocess_communicate_utf8_async (gdbus, NULL, NULL, grove_test_result_cb, &result);
+  g_subprocess_communicate_utf8_finish (gdbus, grove_test_wait_result (&result), &out, NULL,
+                                        &error);
   g_assert_no_error (error);
   g_assert_true (g_subprocess_get_successful (gdbus));
   g_assert_nonnull (strstr (out, "interface org.grove.Runtime1 {"));

@@ -58,21 +58,6 @@ write_recorder (const char *dir, const char *name)
   return g_steal_pointer (&path);
 }
 
-static void
-result_cb (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  GAsyncResult **out = user_data;
-  *out = g_object_ref (result);
-}
-
-static GAsyncResult *
-wait_result (GAsyncResult **slot)
-{
-  while (*slot == NULL)
-    g_main_context_iteration (NULL, TRUE);
-  return *slot;
-}
-
 /* an engine on the fixture's state; a second one after the first is gone finds its pods */
 static GroveEngine *
 new_engine (Fixture *fx)
@@ -108,8 +93,8 @@ new_engine (Fixture *fx)
   grove_engine_add_handler (engine, "recorded-trusted",
                             (const char *const[]){ recorder_trusted, NULL }, &error);
   g_assert_no_error (error);
-  grove_engine_load_async (engine, NULL, result_cb, &result);
-  grove_engine_load_finish (engine, wait_result (&result), &error);
+  grove_engine_load_async (engine, NULL, grove_test_result_cb, &result);
+  grove_engine_load_finish (engine, grove_test_wait_result (&result), &error);
   g_assert_no_error (error);
   return g_steal_pointer (&engine);
 }
@@ -143,26 +128,14 @@ fixture_setup (Fixture *fx, gconstpointer data)
 }
 
 static void
-rmdir_cgroups (const char *parent)
-{
-  g_autoptr (GDir) controllers = g_dir_open ("/sys/fs/cgroup", 0, NULL);
-  const char *name;
-
-  while (controllers != NULL && (name = g_dir_read_name (controllers)) != NULL)
-    {
-      g_autofree char *dir = g_build_filename ("/sys/fs/cgroup", name, parent, NULL);
-      rmdir (dir);
-    }
-}
-
-static void
 remove_pod (Fixture *fx, const char *id)
 {
   g_autoptr (GAsyncResult) result = NULL;
   g_autoptr (GError) error = NULL;
 
-  grove_engine_remove_pod_async (fx->engine, id, NULL, result_cb, &result);
-  g_assert_true (grove_engine_remove_pod_finish (fx->engine, wait_result (&result), &error));
+  grove_engine_remove_pod_async (fx->engine, id, NULL, grove_test_result_cb, &result);
+  g_assert_true (
+      grove_engine_remove_pod_finish (fx->engine, grove_test_wait_result (&result), &error));
   g_assert_no_error (error);
 }
 
@@ -178,7 +151,7 @@ fixture_teardown (Fixture *fx, gconstpointer data)
   g_clear_object (&fx->engine);
   g_clear_object (&fx->store);
   if (fx->cgroup_parent != NULL)
-    rmdir_cgroups (fx->cgroup_parent);
+    grove_test_rmdir_cgroups (fx->cgroup_parent);
   if (fx->tmpdir != NULL)
     {
       /* the netns dir is a private bind mount of itself, as `ip netns` makes /run/netns */
@@ -218,8 +191,8 @@ run_pod (Fixture *fx, JsonObject *config, const char *handler)
   g_autoptr (GError) error = NULL;
   GrovePod *pod;
 
-  grove_engine_run_pod_async (fx->engine, config, handler, NULL, result_cb, &result);
-  pod = grove_engine_run_pod_finish (fx->engine, wait_result (&result), &error);
+  grove_engine_run_pod_async (fx->engine, config, handler, NULL, grove_test_result_cb, &result);
+  pod = grove_engine_run_pod_finish (fx->engine, grove_test_wait_result (&result), &error);
   g_assert_no_error (error);
   g_assert_cmpint (grove_pod_get_state (pod), ==, GROVE_POD_STATE_READY);
   return pod;
@@ -244,9 +217,10 @@ create_container (Fixture *fx, GrovePod *pod, const char *name, const char *scri
   /* the pod config has no logDirectory: give the log an absolute place */
   with_dir = g_build_filename (fx->tmpdir, "logs", grove_record_string (config, "logPath"), NULL);
   json_object_set_string_member (config, "logPath", with_dir);
-  grove_engine_create_container_async (fx->engine, grove_pod_get_id (pod), config, NULL, result_cb,
-                                       &result);
-  container = grove_engine_create_container_finish (fx->engine, wait_result (&result), &error);
+  grove_engine_create_container_async (fx->engine, grove_pod_get_id (pod), config, NULL,
+                                       grove_test_result_cb, &result);
+  container
+      = grove_engine_create_container_finish (fx->engine, grove_test_wait_result (&result), &error);
   g_assert_no_error (error);
   g_assert_cmpint (grove_container_get_state (container), ==, GROVE_CONTAINER_STATE_CREATED);
   return container;
@@ -259,8 +233,9 @@ start_container (Fixture *fx, GroveContainer *container)
   g_autoptr (GError) error = NULL;
 
   grove_engine_start_container_async (fx->engine, grove_container_get_id (container), NULL,
-                                      result_cb, &result);
-  g_assert_true (grove_engine_start_container_finish (fx->engine, wait_result (&result), &error));
+                                      grove_test_result_cb, &result);
+  g_assert_true (
+      grove_engine_start_container_finish (fx->engine, grove_test_wait_result (&result), &error));
   g_assert_no_error (error);
 }
 
@@ -286,8 +261,8 @@ exec_sync (Fixture *fx, GroveContainer *container, const char *script, guint tim
   const char *argv[] = { "/bin/sh", "-c", script, NULL };
 
   grove_engine_exec_sync_async (fx->engine, grove_container_get_id (container), argv, timeout, NULL,
-                                result_cb, &result);
-  return grove_engine_exec_sync_finish (fx->engine, wait_result (&result), error);
+                                grove_test_result_cb, &result);
+  return grove_engine_exec_sync_finish (fx->engine, grove_test_wait_result (&result), error);
 }
 
 static char *
@@ -495,8 +470,9 @@ stop_container (Fixture *fx, GroveContainer *container, guint timeout)
   g_autoptr (GError) error = NULL;
 
   grove_engine_stop_container_async (fx->engine, grove_container_get_id (container), timeout, NULL,
-                                     result_cb, &result);
-  g_assert_true (grove_engine_stop_container_finish (fx->engine, wait_result (&result), &error));
+                                     grove_test_result_cb, &result);
+  g_assert_true (
+      grove_engine_stop_container_finish (fx->engine, grove_test_wait_result (&result), &error));
   g_assert_no_error (error);
 }
 
@@ -556,8 +532,9 @@ remove_container (Fixture *fx, const char *id)
   g_autoptr (GAsyncResult) result = NULL;
   g_autoptr (GError) error = NULL;
 
-  grove_engine_remove_container_async (fx->engine, id, NULL, result_cb, &result);
-  g_assert_true (grove_engine_remove_container_finish (fx->engine, wait_result (&result), &error));
+  grove_engine_remove_container_async (fx->engine, id, NULL, grove_test_result_cb, &result);
+  g_assert_true (
+      grove_engine_remove_container_finish (fx->engine, grove_test_wait_result (&result), &error));
   g_assert_no_error (error);
 }
 
@@ -567,8 +544,9 @@ stop_pod (Fixture *fx, const char *id)
   g_autoptr (GAsyncResult) result = NULL;
   g_autoptr (GError) error = NULL;
 
-  grove_engine_stop_pod_async (fx->engine, id, NULL, result_cb, &result);
-  g_assert_true (grove_engine_stop_pod_finish (fx->engine, wait_result (&result), &error));
+  grove_engine_stop_pod_async (fx->engine, id, NULL, grove_test_result_cb, &result);
+  g_assert_true (
+      grove_engine_stop_pod_finish (fx->engine, grove_test_wait_result (&result), &error));
   g_assert_no_error (error);
 }
 
@@ -749,8 +727,9 @@ test_list_log_oom (Fixture *fx, gconstpointer data)
   /* a duplicate pod name is refused */
   {
     g_autoptr (GAsyncResult) result = NULL;
-    grove_engine_run_pod_async (fx->engine, config_a, NULL, NULL, result_cb, &result);
-    g_assert_null (grove_engine_run_pod_finish (fx->engine, wait_result (&result), &error));
+    grove_engine_run_pod_async (fx->engine, config_a, NULL, NULL, grove_test_result_cb, &result);
+    g_assert_null (
+        grove_engine_run_pod_finish (fx->engine, grove_test_wait_result (&result), &error));
     g_assert_error (error, GROVE_ERROR, GROVE_ERROR_ALREADY_EXISTS);
     g_clear_error (&error);
   }
