@@ -6,10 +6,10 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/mount.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "bench-util.h"
 #include "grove-utils.h"
 
 /*
@@ -100,36 +100,6 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Bench, bench_clear)
 /* ---- figures ---- */
 
 static double
-seconds_since (gint64 start)
-{
-  return (double)(g_get_monotonic_time () - start) / G_USEC_PER_SEC;
-}
-
-static int
-compare_doubles (gconstpointer a, gconstpointer b)
-{
-  double x = *(const double *)a;
-  double y = *(const double *)b;
-
-  return (x > y) - (x < y);
-}
-
-/* nearest rank on a sorted copy: the samples keep their order */
-static double
-percentile (GArray *samples, double p)
-{
-  g_autoptr (GArray) sorted = NULL;
-  guint rank;
-
-  if (samples->len == 0)
-    return 0;
-  sorted = g_array_copy (samples);
-  g_array_sort (sorted, compare_doubles);
-  rank = (guint)(p * sorted->len + 0.999999);
-  return g_array_index (sorted, double, CLAMP (rank, 1, sorted->len) - 1);
-}
-
-static double
 mean (GArray *samples)
 {
   double sum = 0;
@@ -139,67 +109,25 @@ mean (GArray *samples)
   return samples->len > 0 ? sum / samples->len : 0;
 }
 
-static GArray *
-doubles_new (void)
-{
-  return g_array_new (FALSE, FALSE, sizeof (double));
-}
-
-static double
-mib (guint64 kb)
-{
-  return (double)kb / 1024.0;
-}
-
-static const char *
-verdict (gboolean met)
-{
-  return met ? "met" : "MISSED";
-}
-
-/* other work on the machine skews every figure: say how busy it was */
-static void
-print_load (const char *when)
-{
-  g_autofree char *load = NULL;
-
-  if (g_file_get_contents ("/proc/loadavg", &load, NULL, NULL))
-    g_print ("  load average %s: %s", when, load);
-}
-
 /* ---- groved's memory ---- */
-
-/* the number after "Key:" in a /proc status text, 0 if the key is missing */
-static guint64
-status_value (const char *status, const char *key)
-{
-  g_autofree char *needle = g_strdup_printf ("\n%s:", key);
-  const char *line = strstr (status, needle);
-
-  if (line == NULL)
-    return 0;
-  return g_ascii_strtoull (line + strlen (needle), NULL, 10);
-}
 
 static gboolean
 read_memory (Bench *b, Memory *out, GError **error)
 {
-  g_autofree char *path = g_strdup_printf ("/proc/%d/status", b->daemon_pid);
-  g_autofree char *rollup_path = g_strdup_printf ("/proc/%d/smaps_rollup", b->daemon_pid);
   g_autofree char *status = NULL;
   g_autofree char *rollup = NULL;
 
-  if (!g_file_get_contents (path, &status, NULL, error)
-      || !g_file_get_contents (rollup_path, &rollup, NULL, error))
+  if (!bench_read_proc_memory (b->daemon_pid, &status, &rollup, error))
     return g_prefix_error (error, "reading groved's memory: "), FALSE;
-  out->pss_kb = status_value (rollup, "Pss");
-  out->private_kb = status_value (rollup, "Private_Clean") + status_value (rollup, "Private_Dirty");
-  out->rss_kb = status_value (status, "VmRSS");
-  out->anon_kb = status_value (status, "RssAnon");
-  out->peak_kb = status_value (status, "VmHWM");
-  out->threads = status_value (status, "Threads");
+  out->pss_kb = bench_proc_kb (rollup, "Pss");
+  out->private_kb
+      = bench_proc_kb (rollup, "Private_Clean") + bench_proc_kb (rollup, "Private_Dirty");
+  out->rss_kb = bench_proc_kb (status, "VmRSS");
+  out->anon_kb = bench_proc_kb (status, "RssAnon");
+  out->peak_kb = bench_proc_kb (status, "VmHWM");
+  out->threads = bench_proc_kb (status, "Threads");
   if (out->rss_kb == 0)
-    return grove_throw (error, GROVE_ERROR_FAILED, "%s has no VmRSS", path);
+    return grove_throw (error, GROVE_ERROR_FAILED, "/proc/%d/status has no VmRSS", b->daemon_pid);
   return TRUE;
 }
 
@@ -209,8 +137,8 @@ print_memory (const char *when, const Memory *m)
   /* RSS counts shared library pages whole: PSS and private memory say what groved adds */
   g_print ("  groved %s: RSS %.2f MiB (anon %.2f, file %.2f), PSS %.2f MiB, private %.2f MiB, "
            "peak RSS %.2f MiB, %" G_GUINT64_FORMAT " threads\n",
-           when, mib (m->rss_kb), mib (m->anon_kb), mib (m->rss_kb - m->anon_kb), mib (m->pss_kb),
-           mib (m->private_kb), mib (m->peak_kb), m->threads);
+           when, bench_mib (m->rss_kb), bench_mib (m->anon_kb), bench_mib (m->rss_kb - m->anon_kb),
+           bench_mib (m->pss_kb), bench_mib (m->private_kb), bench_mib (m->peak_kb), m->threads);
 }
 
 /* ---- D-Bus ---- */
@@ -249,12 +177,11 @@ daemon_log_tail (Bench *b)
 static gboolean
 make_workdir (Bench *b, GError **error)
 {
-  g_autofree char *tmpl = g_build_filename (b->parent, "grove-bench-daemon-XXXXXX", NULL);
   struct utsname uts;
 
-  if (g_mkdtemp (tmpl) == NULL)
-    return grove_throw_errno_code (error, errno, "creating a directory like %s", tmpl);
-  b->workdir = g_steal_pointer (&tmpl);
+  b->workdir = bench_make_workdir (b->parent, "grove-bench-daemon-XXXXXX", error);
+  if (b->workdir == NULL)
+    return FALSE;
   b->runroot = g_build_filename (b->workdir, "run", NULL);
   b->cgroup_parent = g_strdup_printf ("/grove-bench-%d", (int)getpid ());
   uname (&uts);
@@ -317,7 +244,7 @@ wait_ready (Bench *b, GError **error)
 {
   gint64 start = g_get_monotonic_time ();
 
-  while (seconds_since (start) < 20)
+  while (bench_seconds_since (start) < 20)
     {
       g_autoptr (GVariant) reply = NULL;
 
@@ -332,7 +259,7 @@ wait_ready (Bench *b, GError **error)
       if (reply != NULL)
         {
           g_print ("  groved (PID %d) answers after %.0f ms\n", b->daemon_pid,
-                   seconds_since (start) * 1000);
+                   bench_seconds_since (start) * 1000);
           return TRUE;
         }
       g_usleep (10000);
@@ -383,14 +310,14 @@ bench_idle (Bench *b, GError **error)
   g_usleep (G_USEC_PER_SEC);
   if (!read_memory (b, &m, error))
     return FALSE;
-  rss = mib (m.rss_kb);
+  rss = bench_mib (m.rss_kb);
   print_memory ("idle after start", &m);
   g_print ("  target: < %.0f MiB (%s); containerd idle here: %.0f MiB\n", IDLE_TARGET_MIB,
-           verdict (rss < IDLE_TARGET_MIB), CONTAINERD_IDLE_MIB);
+           bench_verdict (rss < IDLE_TARGET_MIB), CONTAINERD_IDLE_MIB);
   g_string_append_printf (b->summary,
                           "groved RSS idle:          %6.2f MiB  target < %.0f (%s); containerd "
                           "idle: %.0f MiB\n",
-                          rss, IDLE_TARGET_MIB, verdict (rss < IDLE_TARGET_MIB),
+                          rss, IDLE_TARGET_MIB, bench_verdict (rss < IDLE_TARGET_MIB),
                           CONTAINERD_IDLE_MIB);
   return TRUE;
 }
@@ -408,10 +335,10 @@ import_busybox (Bench *b, GError **error)
   g_autofree char *output = NULL;
   gint64 start = g_get_monotonic_time ();
 
-  proc = g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_MERGE,
-                            error);
-  if (proc == NULL || !g_subprocess_communicate_utf8 (proc, NULL, NULL, &output, NULL, error))
-    return g_prefix_error (error, "running %s: ", b->mkimage), FALSE;
+  proc = bench_communicate (argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_MERGE,
+                            b->mkimage, &output, NULL, error);
+  if (proc == NULL)
+    return FALSE;
   if (!g_subprocess_get_successful (proc))
     return grove_throw (error, GROVE_ERROR_FAILED, "%s busybox failed: %s", b->mkimage,
                         output != NULL ? g_strstrip (output) : "(no output)");
@@ -419,7 +346,7 @@ import_busybox (Bench *b, GError **error)
                        "(ao)", SLOW_CALL_TIMEOUT_MS, error);
   if (reply == NULL)
     return g_prefix_error (error, "importing %s: ", image), FALSE;
-  g_print ("\n  busybox image made and imported in %.2f s\n", seconds_since (start));
+  g_print ("\n  busybox image made and imported in %.2f s\n", bench_seconds_since (start));
   return TRUE;
 }
 
@@ -452,10 +379,10 @@ time_calls (Bench *b, const char *destination, const char *interface, const char
 static void
 print_round_trips (const char *label, GArray *samples, double floor_p50)
 {
-  double p50 = percentile (samples, 0.5);
+  double p50 = bench_percentile (samples, 0.5);
 
   g_print ("  %-40s p50 %6.0f us  p90 %6.0f  p99 %6.0f  mean %6.0f", label, p50,
-           percentile (samples, 0.9), percentile (samples, 0.99), mean (samples));
+           bench_percentile (samples, 0.9), bench_percentile (samples, 0.99), mean (samples));
   if (floor_p50 > 0)
     g_print ("  (%.2fx the Ping floor)", p50 / floor_p50);
   g_print ("\n");
@@ -485,7 +412,7 @@ bench_round_trips (Bench *b, const char *when, guint n_pods, GError **error)
   for (guint i = 0; i < G_N_ELEMENTS (methods); i++)
     {
       const Method *m = &methods[i];
-      g_autoptr (GArray) samples = doubles_new ();
+      g_autoptr (GArray) samples = bench_doubles_new ();
       GVariant *args = NULL;
 
       if (g_str_equal (m->method, "Get"))
@@ -496,11 +423,12 @@ bench_round_trips (Bench *b, const char *when, guint n_pods, GError **error)
         return FALSE;
       print_round_trips (m->label, samples, i > 1 ? floor_p50 : 0);
       if (i == 1)
-        floor_p50 = percentile (samples, 0.5);
+        floor_p50 = bench_percentile (samples, 0.5);
       if (i > 0 && (n_pods == 0 || g_str_equal (m->method, "ListPods")))
         g_string_append_printf (b->summary, "round trip %-38s p50 %5.0f us, p90 %5.0f us%s\n",
-                                m->label + strlen ("groved "), percentile (samples, 0.5),
-                                percentile (samples, 0.9), n_pods > 0 ? " (with the pods)" : "");
+                                m->label + strlen ("groved "), bench_percentile (samples, 0.5),
+                                bench_percentile (samples, 0.9),
+                                n_pods > 0 ? " (with the pods)" : "");
     }
   return TRUE;
 }
@@ -517,10 +445,10 @@ time_command (const char *const *argv, const char *expect, double *out_ms, GErro
   g_autofree char *command = g_strjoinv (" ", (char **)argv);
   gint64 start = g_get_monotonic_time ();
 
-  proc = g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE,
-                            error);
-  if (proc == NULL || !g_subprocess_communicate_utf8 (proc, NULL, NULL, &out, &err, error))
-    return g_prefix_error (error, "running %s: ", command), FALSE;
+  proc = bench_communicate (argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE,
+                            command, &out, &err, error);
+  if (proc == NULL)
+    return FALSE;
   *out_ms = (double)(g_get_monotonic_time () - start) / 1000.0;
   if (!g_subprocess_get_successful (proc))
     return grove_throw (error, GROVE_ERROR_FAILED, "%s failed: %s", command,
@@ -554,23 +482,24 @@ bench_cli (Bench *b, GError **error)
       = { b->grovectl, "--bus", b->bus_address, "run", "--rm", "localhost/busybox:latest", "echo",
           "hi",        NULL };
   const char *const info[] = { b->grovectl, "--bus", b->bus_address, "info", NULL };
-  g_autoptr (GArray) run_ms = doubles_new ();
-  g_autoptr (GArray) info_ms = doubles_new ();
+  g_autoptr (GArray) run_ms = bench_doubles_new ();
+  g_autoptr (GArray) info_ms = bench_doubles_new ();
   double p50 = 0;
 
   g_print ("\n== 3. grovectl end to end: %d runs each after one warm-up ==\n", b->runs);
   if (!time_runs (info, NULL, b->runs, info_ms, error)
       || !time_runs (run, "hi", b->runs, run_ms, error))
     return FALSE;
-  p50 = percentile (run_ms, 0.5);
+  p50 = bench_percentile (run_ms, 0.5);
   g_print ("  grovectl info (spawn, connect, one call)   p50 %7.1f ms  p90 %7.1f  min %7.1f\n",
-           percentile (info_ms, 0.5), percentile (info_ms, 0.9), percentile (info_ms, 0));
+           bench_percentile (info_ms, 0.5), bench_percentile (info_ms, 0.9),
+           bench_percentile (info_ms, 0));
   g_print ("  grovectl run --rm busybox echo hi          p50 %7.1f ms  p90 %7.1f  min %7.1f\n", p50,
-           percentile (run_ms, 0.9), percentile (run_ms, 0));
+           bench_percentile (run_ms, 0.9), bench_percentile (run_ms, 0));
   g_string_append_printf (b->summary,
                           "grovectl run --rm echo hi: p50 %6.1f ms, p90 %.1f ms (grovectl info: "
                           "p50 %.1f ms)\n",
-                          p50, percentile (run_ms, 0.9), percentile (info_ms, 0.5));
+                          p50, bench_percentile (run_ms, 0.9), bench_percentile (info_ms, 0.5));
   return TRUE;
 }
 
@@ -607,7 +536,7 @@ create_pods (Bench *b, GArray *samples, GError **error)
     {
       double ms = 0;
 
-      if (seconds_since (start) > b->pod_budget)
+      if (bench_seconds_since (start) > b->pod_budget)
         {
           g_print ("  stopped at %d of %d pods: the --pod-budget of %d s is spent\n", i, b->pods,
                    b->pod_budget);
@@ -617,11 +546,11 @@ create_pods (Bench *b, GArray *samples, GError **error)
         return FALSE;
       g_array_append_val (samples, ms);
       if ((i + 1) % 10 == 0 || i + 1 == b->pods)
-        g_print ("  %3d pods running after %5.1f s\n", i + 1, seconds_since (start));
+        g_print ("  %3d pods running after %5.1f s\n", i + 1, bench_seconds_since (start));
     }
   g_print ("  %u pods in %.1f s: CreatePod p50 %.0f ms, p90 %.0f ms, max %.0f ms\n", samples->len,
-           seconds_since (start), percentile (samples, 0.5), percentile (samples, 0.9),
-           percentile (samples, 1));
+           bench_seconds_since (start), bench_percentile (samples, 0.5),
+           bench_percentile (samples, 0.9), bench_percentile (samples, 1));
   return TRUE;
 }
 
@@ -649,24 +578,24 @@ static void
 report_pods_memory (Bench *b, const Memory *before, const Memory *with)
 {
   guint n = b->pod_paths->len;
-  double rss = mib (with->rss_kb);
+  double rss = bench_mib (with->rss_kb);
   double per_pod_kib = n > 0 ? (double)(with->rss_kb - MIN (with->rss_kb, before->rss_kb)) / n : 0;
-  double at_target = mib (before->rss_kb) + per_pod_kib * TARGET_PODS / 1024.0;
+  double at_target = bench_mib (before->rss_kb) + per_pod_kib * TARGET_PODS / 1024.0;
 
   print_memory ("before the pods", before);
   print_memory ("with the pods", with);
   g_print ("  %u running pods: +%.1f KiB per pod\n", n, per_pod_kib);
   if (n == TARGET_PODS)
     g_print ("  target with %d pods: < %.0f MiB (%s)\n", TARGET_PODS, PODS_TARGET_MIB,
-             verdict (rss < PODS_TARGET_MIB));
+             bench_verdict (rss < PODS_TARGET_MIB));
   else
     g_print ("  only %u pods: %.2f MiB extrapolated to %d; target < %.0f MiB (%s)\n", n, at_target,
-             TARGET_PODS, PODS_TARGET_MIB, verdict (at_target < PODS_TARGET_MIB));
+             TARGET_PODS, PODS_TARGET_MIB, bench_verdict (at_target < PODS_TARGET_MIB));
   g_string_append_printf (b->summary,
                           "groved RSS, %3u pods:     %6.2f MiB  target < %.0f with %d (%s); +%.0f "
                           "KiB per pod\n",
                           n, rss, PODS_TARGET_MIB, TARGET_PODS,
-                          verdict ((n == TARGET_PODS ? rss : at_target) < PODS_TARGET_MIB),
+                          bench_verdict ((n == TARGET_PODS ? rss : at_target) < PODS_TARGET_MIB),
                           per_pod_kib);
 }
 
@@ -697,7 +626,7 @@ remove_pods (Bench *b, GError **error)
 static gboolean
 bench_pods (Bench *b, GError **error)
 {
-  g_autoptr (GArray) create_ms = doubles_new ();
+  g_autoptr (GArray) create_ms = bench_doubles_new ();
   Memory before = { 0 };
   Memory with = { 0 };
   Memory after = { 0 };
@@ -712,7 +641,7 @@ bench_pods (Bench *b, GError **error)
   if (!read_memory (b, &with, error))
     return FALSE;
   report_pods_memory (b, &before, &with);
-  print_load ("with the pods");
+  bench_print_load ("with the pods");
   if (!bench_round_trips (b, "with the pods", b->pod_paths->len, error))
     return FALSE;
   g_print ("\n");
@@ -720,13 +649,13 @@ bench_pods (Bench *b, GError **error)
   start = g_get_monotonic_time ();
   if (!remove_pods (b, error) || !read_memory (b, &after, error))
     return FALSE;
-  g_print ("  %u pods removed in %.1f s\n", n, seconds_since (start));
+  g_print ("  %u pods removed in %.1f s\n", n, bench_seconds_since (start));
   print_memory ("after removing them", &after);
   g_string_append_printf (b->summary,
                           "pods: %u created in %.1f s (CreatePod p50 %.0f ms); RSS after their "
                           "removal %.2f MiB\n",
                           create_ms->len, mean (create_ms) * create_ms->len / 1000.0,
-                          percentile (create_ms, 0.5), mib (after.rss_kb));
+                          bench_percentile (create_ms, 0.5), bench_mib (after.rss_kb));
   return TRUE;
 }
 
@@ -771,7 +700,7 @@ stop_process (GSubprocess *proc, const char *name, int grace_s, int allowed_sign
   if (g_subprocess_get_identifier (proc) == NULL)
     return TRUE;
   g_subprocess_send_signal (proc, SIGTERM);
-  while (g_subprocess_get_identifier (proc) != NULL && seconds_since (start) < grace_s)
+  while (g_subprocess_get_identifier (proc) != NULL && bench_seconds_since (start) < grace_s)
     g_usleep (10000);
   if (g_subprocess_get_identifier (proc) != NULL)
     {
@@ -793,16 +722,9 @@ stop_process (GSubprocess *proc, const char *name, int grace_s, int allowed_sign
 static void
 add_if_naming (GHashTable *pids, const char *workdir, const char *pid)
 {
-  g_autofree char *path = g_build_filename ("/proc", pid, "cmdline", NULL);
-  g_autofree char *cmdline = NULL;
-  gsize length = 0;
+  g_autofree char *cmdline = bench_cmdline_naming (pid, workdir);
 
-  if (!g_file_get_contents (path, &cmdline, &length, NULL))
-    return;
-  for (gsize i = 0; i + 1 < length; i++)
-    if (cmdline[i] == '\0')
-      cmdline[i] = ' ';
-  if (strstr (cmdline, workdir) != NULL)
+  if (cmdline != NULL)
     g_hash_table_add (pids, g_strdup (pid));
 }
 
@@ -878,94 +800,6 @@ kill_leftover_processes (Bench *b)
   return g_hash_table_size (pids);
 }
 
-/* mount points below @dir, newest first: one may sit on another */
-static GPtrArray *
-mounts_below (const char *dir, GError **error)
-{
-  g_autofree char *contents = NULL;
-  g_autofree char *prefix = g_strconcat (dir, "/", NULL);
-  g_auto (GStrv) lines = NULL;
-  g_autoptr (GPtrArray) points = g_ptr_array_new_with_free_func (g_free);
-
-  if (!g_file_get_contents ("/proc/self/mountinfo", &contents, NULL, error))
-    return NULL;
-  lines = g_strsplit (contents, "\n", -1);
-  for (guint i = g_strv_length (lines); i > 0; i--)
-    {
-      g_auto (GStrv) fields = g_strsplit (lines[i - 1], " ", 6);
-
-      if (g_strv_length (fields) >= 5 && g_str_has_prefix (fields[4], prefix))
-        g_ptr_array_add (points, g_strdup (fields[4]));
-    }
-  return g_steal_pointer (&points);
-}
-
-/* groved's netns dir is a bind mount of itself and stays after it; anything else is a leak */
-static gboolean
-unmount_below (Bench *b, guint *out_leaked, GError **error)
-{
-  g_autofree char *netns_dir = g_build_filename (b->runroot, "netns", NULL);
-  g_autoptr (GPtrArray) points = mounts_below (b->workdir, error);
-
-  if (points == NULL)
-    return FALSE;
-  for (guint i = 0; i < points->len; i++)
-    {
-      const char *point = points->pdata[i];
-
-      if (!g_str_equal (point, netns_dir))
-        {
-          g_printerr ("bench-daemon: unmounting leftover %s\n", point);
-          (*out_leaked)++;
-        }
-      if (umount2 (point, MNT_DETACH | UMOUNT_NOFOLLOW) < 0 && errno != EINVAL && errno != ENOENT)
-        return grove_throw_errno_code (error, errno, "unmounting %s", point);
-    }
-  return TRUE;
-}
-
-/* removes cgroup @dir and those below it (a cgroup dir goes with rmdir only) */
-static guint
-rmdir_cgroup_tree (const char *dir)
-{
-  g_autoptr (GDir) children = g_dir_open (dir, 0, NULL);
-  const char *name = NULL;
-  guint left = 0;
-
-  if (children == NULL)
-    return 0;
-  while ((name = g_dir_read_name (children)) != NULL)
-    {
-      g_autofree char *child = g_build_filename (dir, name, NULL);
-
-      if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
-        left += rmdir_cgroup_tree (child);
-    }
-  if (rmdir (dir) < 0)
-    {
-      g_printerr ("bench-daemon: cgroup %s is left: %s\n", dir, g_strerror (errno));
-      left++;
-    }
-  return left;
-}
-
-/* in every hierarchy, v1 controllers and the unified one alike */
-static guint
-remove_cgroups (Bench *b)
-{
-  g_autoptr (GDir) hierarchies = g_dir_open ("/sys/fs/cgroup", 0, NULL);
-  const char *name = NULL;
-  guint left = 0;
-
-  while (hierarchies != NULL && (name = g_dir_read_name (hierarchies)) != NULL)
-    {
-      g_autofree char *dir = g_build_filename ("/sys/fs/cgroup", name, b->cgroup_parent, NULL);
-
-      left += rmdir_cgroup_tree (dir);
-    }
-  return left;
-}
-
 static gboolean
 stop_daemons (Bench *b, GError **error)
 {
@@ -991,16 +825,19 @@ static gboolean
 bench_cleanup (Bench *b, GError **error)
 {
   g_autoptr (GError) stop_error = NULL;
+  g_autofree char *netns_dir = NULL;
   guint leaked = 0;
 
   if (b->workdir == NULL)
     return TRUE;
+  netns_dir = g_build_filename (b->runroot, "netns", NULL);
   if (!stop_daemons (b, &stop_error))
     g_printerr ("bench-daemon: %s\n", stop_error->message);
   leaked += kill_leftover_processes (b);
-  if (!unmount_below (b, &leaked, error))
+  /* groved's netns dir is a bind mount of itself and stays after it; anything else is a leak */
+  if (!bench_unmount_below ("bench-daemon", b->workdir, netns_dir, TRUE, &leaked, error))
     return FALSE;
-  leaked += remove_cgroups (b);
+  leaked += bench_remove_cgroups ("bench-daemon", b->cgroup_parent);
   if (!grove_rm_rf_at (AT_FDCWD, b->workdir, NULL, error))
     return g_prefix_error (error, "cleaning up %s: ", b->workdir), FALSE;
   g_print ("removed %s and cgroup %s\n", b->workdir, b->cgroup_parent);
@@ -1013,15 +850,6 @@ bench_cleanup (Bench *b, GError **error)
 }
 
 /* ---- main ---- */
-
-static void
-make_absolute (char **path)
-{
-  g_autofree char *absolute = g_canonicalize_filename (*path, NULL);
-
-  g_free (*path);
-  *path = g_steal_pointer (&absolute);
-}
 
 static gboolean
 parse_options (Bench *b, int *argc, char ***argv, GError **error)
@@ -1054,10 +882,10 @@ parse_options (Bench *b, int *argc, char ***argv, GError **error)
   if (b->pods < 1 || b->calls < 1 || b->runs < 1 || b->pod_budget < 1)
     return grove_throw (error, GROVE_ERROR_INVALID_ARGUMENT, "counts must be at least 1");
   /* groved and its config get these paths: make them absolute */
-  make_absolute (&b->groved);
-  make_absolute (&b->grovectl);
-  make_absolute (&b->pause);
-  make_absolute (&b->runtime_exec);
+  bench_make_absolute (&b->groved);
+  bench_make_absolute (&b->grovectl);
+  bench_make_absolute (&b->pause);
+  bench_make_absolute (&b->runtime_exec);
   if (b->python == NULL)
     b->python = g_strdup ("python3");
   if (b->parent == NULL)
@@ -1075,14 +903,7 @@ check_host (GError **error)
   if (geteuid () != 0)
     return grove_throw (error, GROVE_ERROR_PERMISSION_DENIED,
                         "run as root: groved starts containers, mounts and makes cgroups");
-  for (guint i = 0; needed[i] != NULL; i++)
-    {
-      g_autofree char *path = g_find_program_in_path (needed[i]);
-
-      if (path == NULL)
-        return grove_throw (error, GROVE_ERROR_NOT_FOUND, "%s is not in PATH", needed[i]);
-    }
-  return TRUE;
+  return bench_check_programs (needed, error);
 }
 
 static gboolean
@@ -1090,7 +911,7 @@ bench_run (Bench *b, GError **error)
 {
   if (!bench_setup (b, error) || !bench_idle (b, error) || !import_busybox (b, error))
     return FALSE;
-  print_load ("before the round trips");
+  bench_print_load ("before the round trips");
   return bench_round_trips (b, "idle", 0, error) && bench_cli (b, error) && bench_pods (b, error);
 }
 
@@ -1115,13 +936,6 @@ main (int argc, char **argv)
     }
   ok = bench_run (&b, &error);
   g_print ("\n");
-  if (!bench_cleanup (&b, &cleanup_error))
-    g_printerr ("bench-daemon: %s\n", cleanup_error->message);
-  if (!ok)
-    {
-      g_printerr ("bench-daemon: %s\n", error->message);
-      return 1;
-    }
-  g_print ("\n== summary (%.0f s) ==\n%s", seconds_since (start), b.summary->str);
-  return cleanup_error == NULL ? 0 : 1;
+  bench_cleanup (&b, &cleanup_error);
+  return bench_exit_status ("bench-daemon", ok ? NULL : error, cleanup_error, start, b.summary);
 }

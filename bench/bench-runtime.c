@@ -6,11 +6,11 @@
 #include <json-glib/json-glib.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "bench-util.h"
 #include "grove-engine.h"
 #include "grove-utils.h"
 
@@ -133,51 +133,9 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Bench, bench_clear)
 /* ---- figures ---- */
 
 static double
-seconds_since (gint64 start)
-{
-  return (double)(g_get_monotonic_time () - start) / G_USEC_PER_SEC;
-}
-
-static double
 ms_between (gint64 from, gint64 to)
 {
   return (double)(to - from) / 1000.0;
-}
-
-static int
-compare_doubles (gconstpointer a, gconstpointer b)
-{
-  double x = *(const double *)a;
-  double y = *(const double *)b;
-
-  return (x > y) - (x < y);
-}
-
-/* nearest-rank percentile of a sorted copy, so the samples keep their order */
-static double
-percentile (GArray *values, double p)
-{
-  g_autoptr (GArray) sorted = NULL;
-  guint rank;
-
-  if (values->len == 0)
-    return 0;
-  sorted = g_array_copy (values);
-  g_array_sort (sorted, compare_doubles);
-  rank = (guint)(p * sorted->len + 0.999999);
-  return g_array_index (sorted, double, CLAMP (rank, 1, sorted->len) - 1);
-}
-
-static const char *
-verdict (gboolean met)
-{
-  return met ? "met" : "MISSED";
-}
-
-static GArray *
-doubles_new (void)
-{
-  return g_array_new (FALSE, FALSE, sizeof (double));
 }
 
 /* the steps of one timed start and their sum */
@@ -693,9 +651,9 @@ runtime_init (Runtime *rt, const char *name, const char *const *prefix)
   rt->conmon_pids = g_array_new (FALSE, FALSE, sizeof (int));
   for (guint k = 0; k < N_KINDS; k++)
     {
-      rt->total[k] = doubles_new ();
+      rt->total[k] = bench_doubles_new ();
       for (guint i = 0; i < N_STEPS; i++)
-        rt->steps[k][i] = doubles_new ();
+        rt->steps[k][i] = bench_doubles_new ();
     }
 }
 
@@ -713,25 +671,14 @@ init_runtimes (Bench *b)
     g_print ("note: crun or %s is missing: runc only\n", b->runtime_exec);
 }
 
-/* other work on the machine skews every figure: say how busy it was */
-static void
-print_load (const char *when)
-{
-  g_autofree char *load = NULL;
-
-  if (g_file_get_contents ("/proc/loadavg", &load, NULL, NULL))
-    g_print ("  load average %s: %s", when, load);
-}
-
 static gboolean
 make_workdir (Bench *b, GError **error)
 {
-  g_autofree char *tmpl = g_build_filename (b->parent, "grove-bench-runtime-XXXXXX", NULL);
   struct utsname uts;
 
-  if (g_mkdtemp (tmpl) == NULL)
-    return grove_throw_errno_code (error, errno, "creating a directory like %s", tmpl);
-  b->workdir = g_steal_pointer (&tmpl);
+  b->workdir = bench_make_workdir (b->parent, "grove-bench-runtime-XXXXXX", error);
+  if (b->workdir == NULL)
+    return FALSE;
   b->runroot = g_build_filename (b->workdir, "run", NULL);
   b->cgroup_parent = g_strdup_printf ("/grove-bench-%d", (int)getpid ());
   uname (&uts);
@@ -749,7 +696,7 @@ bench_setup (Bench *b, GError **error)
   if (!make_workdir (b, error) || !import_busybox (b, error) || !make_engine (b, error)
       || !prepare_floor (b, error))
     return FALSE;
-  g_print ("setup (busybox image, engine, floor bundles): %.1f s\n", seconds_since (start));
+  g_print ("setup (busybox image, engine, floor bundles): %.1f s\n", bench_seconds_since (start));
   return TRUE;
 }
 
@@ -785,30 +732,31 @@ static void
 print_kind (Runtime *rt, guint kind)
 {
   const char *const labels[N_KINDS] = { "engine", "conmon peer", "floor" };
-  double p50 = percentile (rt->total[kind], 0.5);
-  double p90 = percentile (rt->total[kind], 0.9);
+  double p50 = bench_percentile (rt->total[kind], 0.5);
+  double p90 = bench_percentile (rt->total[kind], 0.9);
   GArray *const *steps = rt->steps[kind];
 
   if (kind == KIND_ENGINE)
     g_print ("    %-12s p50 %6.1f, p90 %6.1f ms: run_pod %.1f, create_container %.1f, "
              "start_container %.1f\n",
-             labels[kind], p50, p90, percentile (steps[0], 0.5), percentile (steps[1], 0.5),
-             percentile (steps[2], 0.5));
+             labels[kind], p50, p90, bench_percentile (steps[0], 0.5),
+             bench_percentile (steps[1], 0.5), bench_percentile (steps[2], 0.5));
   else
     g_print ("    %-12s p50 %6.1f, p90 %6.1f ms: infra create %.1f + start %.1f, container "
              "create %.1f + start %.1f\n",
-             labels[kind], p50, p90, percentile (steps[0], 0.5), percentile (steps[1], 0.5),
-             percentile (steps[2], 0.5), percentile (steps[3], 0.5));
+             labels[kind], p50, p90, bench_percentile (steps[0], 0.5),
+             bench_percentile (steps[1], 0.5), bench_percentile (steps[2], 0.5),
+             bench_percentile (steps[3], 0.5));
 }
 
 static void
 report_start (Bench *b, Runtime *rt)
 {
-  double engine50 = percentile (rt->total[KIND_ENGINE], 0.5);
-  double engine90 = percentile (rt->total[KIND_ENGINE], 0.9);
-  double conmon50 = percentile (rt->total[KIND_CONMON], 0.5);
-  double floor50 = percentile (rt->total[KIND_FLOOR], 0.5);
-  double floor90 = percentile (rt->total[KIND_FLOOR], 0.9);
+  double engine50 = bench_percentile (rt->total[KIND_ENGINE], 0.5);
+  double engine90 = bench_percentile (rt->total[KIND_ENGINE], 0.9);
+  double conmon50 = bench_percentile (rt->total[KIND_CONMON], 0.5);
+  double floor50 = bench_percentile (rt->total[KIND_FLOOR], 0.5);
+  double floor90 = bench_percentile (rt->total[KIND_FLOOR], 0.9);
   double ratio = engine50 / floor50;
   gboolean met = ratio <= START_RATIO_TARGET;
 
@@ -817,7 +765,7 @@ report_start (Bench *b, Runtime *rt)
   for (guint k = 0; k < N_KINDS; k++)
     print_kind (rt, k);
   g_print ("    ratio engine/floor: p50 %.2f (target: <= %.1fx) %s; p90 %.2f\n", ratio,
-           START_RATIO_TARGET, verdict (met), engine90 / floor90);
+           START_RATIO_TARGET, bench_verdict (met), engine90 / floor90);
   g_print ("    the engine's extra %.1f ms (p50): conmon %.1f (conmon peer - floor), the engine's "
            "own work %.1f (engine - conmon peer)\n",
            engine50 - floor50, conmon50 - floor50, engine50 - conmon50);
@@ -826,7 +774,7 @@ report_start (Bench *b, Runtime *rt)
                           "%.0f ms; ratio %.2f (target <= %.1f, %s); conmon peer p50 %.0f ms; "
                           "%u runs\n",
                           rt->name, engine50, engine90, floor50, floor90, ratio, START_RATIO_TARGET,
-                          verdict (met), conmon50, rt->total[KIND_ENGINE]->len);
+                          bench_verdict (met), conmon50, rt->total[KIND_ENGINE]->len);
 }
 
 static void
@@ -834,7 +782,7 @@ report_containerd (Bench *b)
 {
   Runtime *crun = b->n_runtimes > 1 ? &b->runtimes[1] : NULL;
   double goal = CONTAINERD_P50_MS / 2;
-  double crun50 = crun != NULL ? percentile (crun->total[KIND_ENGINE], 0.5) : 0;
+  double crun50 = crun != NULL ? bench_percentile (crun->total[KIND_ENGINE], 0.5) : 0;
 
   g_print ("  containerd 1.6 + runc measured here earlier: %.0f ms p50; Grove aims at half of "
            "that with crun\n",
@@ -842,14 +790,14 @@ report_containerd (Bench *b)
   if (crun == NULL)
     return;
   g_print ("    Grove + crun p50 %.1f ms vs %.1f ms (half of containerd) %s; %.2f of containerd\n",
-           crun50, goal, verdict (crun50 <= goal), crun50 / CONTAINERD_P50_MS);
-  g_string_append_printf (b->summary,
-                          "start vs containerd 1.6 + runc (%.0f ms p50, earlier): Grove + crun "
-                          "%.0f ms = %.2fx (aim <= 0.5, %s); Grove + runc %.0f ms = %.2fx\n",
-                          CONTAINERD_P50_MS, crun50, crun50 / CONTAINERD_P50_MS,
-                          verdict (crun50 <= goal),
-                          percentile (b->runtimes[0].total[KIND_ENGINE], 0.5),
-                          percentile (b->runtimes[0].total[KIND_ENGINE], 0.5) / CONTAINERD_P50_MS);
+           crun50, goal, bench_verdict (crun50 <= goal), crun50 / CONTAINERD_P50_MS);
+  g_string_append_printf (
+      b->summary,
+      "start vs containerd 1.6 + runc (%.0f ms p50, earlier): Grove + crun "
+      "%.0f ms = %.2fx (aim <= 0.5, %s); Grove + runc %.0f ms = %.2fx\n",
+      CONTAINERD_P50_MS, crun50, crun50 / CONTAINERD_P50_MS, bench_verdict (crun50 <= goal),
+      bench_percentile (b->runtimes[0].total[KIND_ENGINE], 0.5),
+      bench_percentile (b->runtimes[0].total[KIND_ENGINE], 0.5) / CONTAINERD_P50_MS);
 }
 
 static gboolean
@@ -864,12 +812,12 @@ bench_start (Bench *b, GError **error)
   /* warm-up: the first pod makes the pause image; caches fill */
   if (!start_round (b, b->repetitions, FALSE, error))
     return FALSE;
-  g_print ("  warm-up round (makes the pause image): %.1f s\n", seconds_since (start));
-  print_load ("before");
+  g_print ("  warm-up round (makes the pause image): %.1f s\n", bench_seconds_since (start));
+  bench_print_load ("before");
   start = g_get_monotonic_time ();
   for (done = 0; done < b->repetitions; done++)
     {
-      double elapsed = seconds_since (start);
+      double elapsed = bench_seconds_since (start);
 
       /* stop early rather than run past the time budget */
       if (done > 0 && elapsed / done * (done + 1) > b->budget)
@@ -877,9 +825,9 @@ bench_start (Bench *b, GError **error)
       if (!start_round (b, done, TRUE, error))
         return FALSE;
     }
-  g_print ("  %d rounds in %.1f s%s\n", done, seconds_since (start),
+  g_print ("  %d rounds in %.1f s%s\n", done, bench_seconds_since (start),
            done < b->repetitions ? " (fewer than asked: the time budget was reached)" : "");
-  print_load ("after");
+  bench_print_load ("after");
   for (guint r = 0; r < b->n_runtimes; r++)
     report_start (b, &b->runtimes[r]);
   report_containerd (b);
@@ -897,19 +845,6 @@ typedef struct
   guint64 uss_kb;
   guint count;
 } Memory;
-
-/* the value of "Key:   N kB" in a /proc file's text */
-static guint64
-proc_kb (const char *text, const char *key)
-{
-  g_autofree char *needle = g_strconcat ("\n", key, ":", NULL);
-  const char *found = g_str_has_prefix (text, needle + 1) ? text : strstr (text, needle);
-
-  if (found == NULL)
-    return 0;
-  found = strchr (found + 1, ':');
-  return g_ascii_strtoull (found + 1, NULL, 10);
-}
 
 /* the conmon of container @id, by its PID file, checked to be that conmon (`-c <id>`) */
 static int
@@ -945,52 +880,41 @@ static gboolean
 add_conmon_memory (Bench *b, const char *id, Memory *memory, GError **error)
 {
   int pid = conmon_pid (b, id, error);
-  g_autofree char *status_path = NULL;
-  g_autofree char *rollup_path = NULL;
   g_autofree char *status = NULL;
   g_autofree char *rollup = NULL;
 
-  if (pid < 0)
+  if (pid < 0 || !bench_read_proc_memory (pid, &status, &rollup, error))
     return FALSE;
-  status_path = g_strdup_printf ("/proc/%d/status", pid);
-  rollup_path = g_strdup_printf ("/proc/%d/smaps_rollup", pid);
-  if (!g_file_get_contents (status_path, &status, NULL, error)
-      || !g_file_get_contents (rollup_path, &rollup, NULL, error))
-    return FALSE;
-  memory->rss_kb += proc_kb (status, "VmRSS");
-  memory->rss_anon_kb += proc_kb (status, "RssAnon");
-  memory->pss_kb += proc_kb (rollup, "Pss");
-  memory->pss_anon_kb += proc_kb (rollup, "Pss_Anon");
-  memory->uss_kb += proc_kb (rollup, "Private_Clean") + proc_kb (rollup, "Private_Dirty");
+  memory->rss_kb += bench_proc_kb (status, "VmRSS");
+  memory->rss_anon_kb += bench_proc_kb (status, "RssAnon");
+  memory->pss_kb += bench_proc_kb (rollup, "Pss");
+  memory->pss_anon_kb += bench_proc_kb (rollup, "Pss_Anon");
+  memory->uss_kb
+      += bench_proc_kb (rollup, "Private_Clean") + bench_proc_kb (rollup, "Private_Dirty");
   memory->count++;
   return TRUE;
-}
-
-static double
-mib (guint64 kb)
-{
-  return (double)kb / 1024.0;
 }
 
 static void
 report_memory (Bench *b, const Memory *m)
 {
-  double per_pod_rss = mib (m->rss_kb) / b->pods;
-  double per_pod_pss = mib (m->pss_kb) / b->pods;
+  double per_pod_rss = bench_mib (m->rss_kb) / b->pods;
+  double per_pod_pss = bench_mib (m->pss_kb) / b->pods;
 
   g_print ("  %u conmon processes for %d pods (infra + container each)\n", m->count, b->pods);
   g_print ("  per conmon: RSS %.2f MiB (anon %.2f), PSS %.2f MiB (anon %.2f), private %.2f MiB\n",
-           mib (m->rss_kb) / m->count, mib (m->rss_anon_kb) / m->count, mib (m->pss_kb) / m->count,
-           mib (m->pss_anon_kb) / m->count, mib (m->uss_kb) / m->count);
+           bench_mib (m->rss_kb) / m->count, bench_mib (m->rss_anon_kb) / m->count,
+           bench_mib (m->pss_kb) / m->count, bench_mib (m->pss_anon_kb) / m->count,
+           bench_mib (m->uss_kb) / m->count);
   g_print ("  per pod: RSS %.2f MiB %s, PSS %.2f MiB %s (target: < %.1f MiB per pod)\n",
-           per_pod_rss, verdict (per_pod_rss < MEMORY_TARGET_MIB), per_pod_pss,
-           verdict (per_pod_pss < MEMORY_TARGET_MIB), MEMORY_TARGET_MIB);
+           per_pod_rss, bench_verdict (per_pod_rss < MEMORY_TARGET_MIB), per_pod_pss,
+           bench_verdict (per_pod_pss < MEMORY_TARGET_MIB), MEMORY_TARGET_MIB);
   g_print ("  containerd's shim took %.1f MiB per pod here\n", CONTAINERD_SHIM_MIB);
   g_string_append_printf (b->summary,
                           "monitor memory per pod (2 conmons): RSS %.2f MiB (%s), PSS %.2f MiB "
                           "(%s), target < %.1f; containerd's shim: %.1f MiB\n",
-                          per_pod_rss, verdict (per_pod_rss < MEMORY_TARGET_MIB), per_pod_pss,
-                          verdict (per_pod_pss < MEMORY_TARGET_MIB), MEMORY_TARGET_MIB,
+                          per_pod_rss, bench_verdict (per_pod_rss < MEMORY_TARGET_MIB), per_pod_pss,
+                          bench_verdict (per_pod_pss < MEMORY_TARGET_MIB), MEMORY_TARGET_MIB,
                           CONTAINERD_SHIM_MIB);
 }
 
@@ -1024,98 +948,11 @@ bench_memory (Bench *b, GError **error)
   for (guint i = 0; i < pods->len; i++)
     if (!engine_remove_pod (b, pods->pdata[i], error))
       return FALSE;
-  g_print ("  (%.1f s)\n", seconds_since (start));
+  g_print ("  (%.1f s)\n", bench_seconds_since (start));
   return TRUE;
 }
 
 /* ---- cleanup ---- */
-
-/* mount points below @dir, newest first: one may sit on another */
-static GPtrArray *
-mounts_below (const char *dir, GError **error)
-{
-  g_autofree char *contents = NULL;
-  g_autofree char *prefix = g_strconcat (dir, "/", NULL);
-  g_auto (GStrv) lines = NULL;
-  g_autoptr (GPtrArray) points = g_ptr_array_new_with_free_func (g_free);
-
-  if (!g_file_get_contents ("/proc/self/mountinfo", &contents, NULL, error))
-    return NULL;
-  lines = g_strsplit (contents, "\n", -1);
-  for (guint i = g_strv_length (lines); i > 0; i--)
-    {
-      g_auto (GStrv) fields = g_strsplit (lines[i - 1], " ", 6);
-
-      if (g_strv_length (fields) >= 5 && g_str_has_prefix (fields[4], prefix))
-        g_ptr_array_add (points, g_strdup (fields[4]));
-    }
-  return g_steal_pointer (&points);
-}
-
-/* the engine's netns dir is a bind mount of itself and stays; anything else is a leak */
-static gboolean
-unmount_below (Bench *b, guint *out_leaked, GError **error)
-{
-  g_autofree char *netns_dir = g_build_filename (b->runroot, "netns", NULL);
-  g_autoptr (GPtrArray) points = mounts_below (b->workdir, error);
-
-  if (points == NULL)
-    return FALSE;
-  for (guint i = 0; i < points->len; i++)
-    {
-      const char *point = points->pdata[i];
-
-      if (!g_str_equal (point, netns_dir))
-        {
-          g_printerr ("bench-runtime: unmounting leftover %s\n", point);
-          (*out_leaked)++;
-        }
-      if (umount2 (point, MNT_DETACH | UMOUNT_NOFOLLOW) < 0 && errno != EINVAL && errno != ENOENT)
-        return grove_throw_errno_code (error, errno, "unmounting %s", point);
-    }
-  return TRUE;
-}
-
-/* removes @dir and the cgroups below it (a cgroup dir goes with rmdir only) */
-static guint
-rmdir_cgroup_tree (const char *dir)
-{
-  g_autoptr (GDir) children = g_dir_open (dir, 0, NULL);
-  const char *name = NULL;
-  guint left = 0;
-
-  if (children == NULL)
-    return 0;
-  while ((name = g_dir_read_name (children)) != NULL)
-    {
-      g_autofree char *child = g_build_filename (dir, name, NULL);
-
-      if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
-        left += rmdir_cgroup_tree (child);
-    }
-  if (rmdir (dir) < 0)
-    {
-      g_printerr ("bench-runtime: cgroup %s is left: %s\n", dir, g_strerror (errno));
-      left++;
-    }
-  return left;
-}
-
-static guint
-remove_cgroups (Bench *b)
-{
-  g_autoptr (GDir) hierarchies = g_dir_open ("/sys/fs/cgroup", 0, NULL);
-  const char *name = NULL;
-  guint left = 0;
-
-  while (hierarchies != NULL && (name = g_dir_read_name (hierarchies)) != NULL)
-    {
-      g_autofree char *dir = g_build_filename ("/sys/fs/cgroup", name, b->cgroup_parent, NULL);
-
-      left += rmdir_cgroup_tree (dir);
-    }
-  return left;
-}
 
 /* processes whose command line names the work dir (conmons do); @report says which */
 static guint
@@ -1127,16 +964,12 @@ count_processes_naming (const char *workdir, gboolean report)
 
   while (proc != NULL && (name = g_dir_read_name (proc)) != NULL)
     {
-      g_autofree char *path = g_build_filename ("/proc", name, "cmdline", NULL);
       g_autofree char *cmdline = NULL;
-      gsize length = 0;
 
-      if (!g_ascii_isdigit (name[0]) || !g_file_get_contents (path, &cmdline, &length, NULL))
+      if (!g_ascii_isdigit (name[0]))
         continue;
-      for (gsize i = 0; i + 1 < length; i++)
-        if (cmdline[i] == '\0')
-          cmdline[i] = ' ';
-      if (strstr (cmdline, workdir) == NULL)
+      cmdline = bench_cmdline_naming (name, workdir);
+      if (cmdline == NULL)
         continue;
       if (report)
         g_printerr ("bench-runtime: PID %s is left: %s\n", name, cmdline);
@@ -1173,10 +1006,12 @@ static gboolean
 bench_cleanup (Bench *b, GError **error)
 {
   g_autoptr (GError) local_error = NULL;
+  g_autofree char *netns_dir = NULL;
   guint leaked = 0;
 
   if (b->workdir == NULL)
     return TRUE;
+  netns_dir = g_build_filename (b->runroot, "netns", NULL);
   if (!remove_engine_pods (b, &local_error))
     g_printerr ("bench-runtime: %s\n", local_error->message);
   g_clear_error (&local_error);
@@ -1194,9 +1029,10 @@ bench_cleanup (Bench *b, GError **error)
   for (guint r = 0; r < b->n_runtimes; r++)
     g_clear_object (&b->runtimes[r].oci);
   leaked += count_leftover_processes (b);
-  if (!unmount_below (b, &leaked, error))
+  /* the engine's netns dir is a bind mount of itself and stays; anything else is a leak */
+  if (!bench_unmount_below ("bench-runtime", b->workdir, netns_dir, TRUE, &leaked, error))
     return FALSE;
-  leaked += remove_cgroups (b);
+  leaked += bench_remove_cgroups ("bench-runtime", b->cgroup_parent);
   if (!grove_rm_rf_at (AT_FDCWD, b->workdir, NULL, error))
     return g_prefix_error (error, "cleaning up %s: ", b->workdir), FALSE;
   g_print ("\nremoved %s and cgroup %s\n", b->workdir, b->cgroup_parent);
@@ -1224,7 +1060,6 @@ parse_options (Bench *b, int *argc, char ***argv, GError **error)
     G_OPTION_ENTRY_NULL,
   };
   g_autoptr (GOptionContext) context = g_option_context_new ("- Grove runtime benchmarks");
-  g_autofree char *absolute = NULL;
 
   g_option_context_add_main_entries (context, entries, NULL);
   if (!g_option_context_parse (context, argc, argv, error))
@@ -1235,12 +1070,8 @@ parse_options (Bench *b, int *argc, char ***argv, GError **error)
   if (b->repetitions < 1 || b->pods < 1 || b->budget < 1)
     return grove_throw (error, GROVE_ERROR_INVALID_ARGUMENT, "counts must be at least 1");
   /* the engine and conmon get these paths: make them absolute */
-  absolute = g_canonicalize_filename (b->pause, NULL);
-  g_free (b->pause);
-  b->pause = g_steal_pointer (&absolute);
-  absolute = g_canonicalize_filename (b->runtime_exec, NULL);
-  g_free (b->runtime_exec);
-  b->runtime_exec = g_steal_pointer (&absolute);
+  bench_make_absolute (&b->pause);
+  bench_make_absolute (&b->runtime_exec);
   if (b->python == NULL)
     b->python = g_strdup ("python3");
   if (b->parent == NULL)
@@ -1256,13 +1087,8 @@ check_host (GError **error)
   if (geteuid () != 0)
     return grove_throw (error, GROVE_ERROR_PERMISSION_DENIED,
                         "run as root: it starts containers, mounts and makes cgroups");
-  for (guint i = 0; needed[i] != NULL; i++)
-    {
-      g_autofree char *path = g_find_program_in_path (needed[i]);
-
-      if (path == NULL)
-        return grove_throw (error, GROVE_ERROR_NOT_FOUND, "%s is not in PATH", needed[i]);
-    }
+  if (!bench_check_programs (needed, error))
+    return FALSE;
   if (!g_file_test (BUSYBOX, G_FILE_TEST_IS_EXECUTABLE))
     return grove_throw (error, GROVE_ERROR_NOT_FOUND, "%s (busybox-static) is missing", BUSYBOX);
   return TRUE;
@@ -1284,13 +1110,6 @@ main (int argc, char **argv)
       return 1;
     }
   ok = bench_setup (&b, &error) && bench_start (&b, &error) && bench_memory (&b, &error);
-  if (!bench_cleanup (&b, &cleanup_error))
-    g_printerr ("bench-runtime: %s\n", cleanup_error->message);
-  if (!ok)
-    {
-      g_printerr ("bench-runtime: %s\n", error->message);
-      return 1;
-    }
-  g_print ("\n== summary (%.0f s) ==\n%s", seconds_since (start), b.summary->str);
-  return cleanup_error == NULL ? 0 : 1;
+  bench_cleanup (&b, &cleanup_error);
+  return bench_exit_status ("bench-runtime", ok ? NULL : error, cleanup_error, start, b.summary);
 }

@@ -11,13 +11,13 @@
 #include <linux/magic.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 
+#include "bench-util.h"
 #include "grove-store.h"
 #include "grove-utils.h"
 
@@ -68,12 +68,6 @@ static gboolean mkimage (Bench *b, GError **error, const char *first_arg,
                          ...) G_GNUC_NULL_TERMINATED;
 
 static double
-seconds_since (gint64 start)
-{
-  return (double)(g_get_monotonic_time () - start) / G_USEC_PER_SEC;
-}
-
-static double
 ms_since (gint64 start)
 {
   return (double)(g_get_monotonic_time () - start) / 1000.0;
@@ -89,45 +83,18 @@ cpu_seconds (int who)
          + (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / G_USEC_PER_SEC;
 }
 
-static int
-compare_doubles (gconstpointer a, gconstpointer b)
-{
-  double x = *(const double *)a;
-  double y = *(const double *)b;
-
-  return (x > y) - (x < y);
-}
-
-/* nearest-rank percentile; sorts @values */
-static double
-percentile (GArray *values, double p)
-{
-  guint rank;
-
-  if (values->len == 0)
-    return 0;
-  g_array_sort (values, compare_doubles);
-  rank = (guint)(p * values->len + 0.999999);
-  return g_array_index (values, double, CLAMP (rank, 1, values->len) - 1);
-}
-
-static const char *
-verdict (gboolean met)
-{
-  return met ? "met" : "MISSED";
-}
-
 static gboolean
 run_argv (GPtrArray *argv, char **out_stdout, GError **error)
 {
-  g_autoptr (GSubprocess) proc = NULL;
   g_autofree char *out = NULL;
   g_autofree char *err = NULL;
+  g_autoptr (GSubprocess) proc
+      = bench_communicate ((const char *const *)argv->pdata,
+                           G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE,
+                           argv->pdata[0], &out, &err, error);
 
-  proc = g_subprocess_newv ((const char *const *)argv->pdata,
-                            G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, error);
-  if (proc == NULL || !g_subprocess_communicate_utf8 (proc, NULL, NULL, &out, &err, error))
-    return g_prefix_error (error, "running %s: ", (char *)argv->pdata[0]), FALSE;
+  if (proc == NULL)
+    return FALSE;
   if (!g_subprocess_get_successful (proc))
     return grove_throw (error, GROVE_ERROR_FAILED, "%s %s failed: %s", (char *)argv->pdata[0],
                         argv->len > 2 ? (char *)argv->pdata[1] : "", g_strstrip (err));
@@ -295,7 +262,7 @@ time_grove_import (Bench *b, const char *image, const char *root, double *out_se
   *out_id = import_one (store, image, error);
   if (*out_id == NULL || !sync_filesystem (root, error))
     return FALSE;
-  *out_seconds = seconds_since (start);
+  *out_seconds = bench_seconds_since (start);
   *out_cpu = cpu_seconds (RUSAGE_SELF) - cpu;
   return TRUE;
 }
@@ -315,7 +282,7 @@ time_tar_extract (Bench *b, const char *blob, const char *dest, double *out_seco
   if (!run (NULL, error, "tar", "-x", "-f", blob, "-C", dest, NULL)
       || !sync_filesystem (dest, error))
     return FALSE;
-  *out_seconds = seconds_since (start);
+  *out_seconds = bench_seconds_since (start);
   *out_cpu = cpu_seconds (RUSAGE_CHILDREN) - cpu;
   return TRUE;
 }
@@ -351,8 +318,8 @@ import_repetition (Bench *b, int rep, const char *image, const char *blob, GArra
 static void
 report_import (Bench *b, GArray *grove_s, GArray *tar_s, double mb)
 {
-  double grove = percentile (grove_s, 0.5);
-  double tar = percentile (tar_s, 0.5);
+  double grove = bench_percentile (grove_s, 0.5);
+  double tar = bench_percentile (tar_s, 0.5);
   double ratio = grove / tar;
 
   g_print ("  median of %d: grove %.2f s (%.0f files/s, %.1f MB/s); "
@@ -360,12 +327,12 @@ report_import (Bench *b, GArray *grove_s, GArray *tar_s, double mb)
            b->repetitions, grove, b->big_files / grove, mb / grove, tar, b->big_files / tar,
            mb / tar);
   g_print ("  ratio grove/tar: %.2f (target: within 1.2x of tar -x) %s\n", ratio,
-           verdict (ratio <= 1.2));
+           bench_verdict (ratio <= 1.2));
   g_string_append_printf (b->summary,
                           "import:  %.2f s (%.0f files/s, %.0f MB/s); tar -x: %.2f s "
                           "(%.0f files/s, %.0f MB/s); ratio %.2f (target <= 1.2, %s)\n",
                           grove, b->big_files / grove, mb / grove, tar, b->big_files / tar,
-                          mb / tar, ratio, verdict (ratio <= 1.2));
+                          mb / tar, ratio, bench_verdict (ratio <= 1.2));
 }
 
 static gboolean
@@ -375,8 +342,8 @@ bench_import (Bench *b, GError **error)
   g_autofree char *files = g_strdup_printf ("%d", b->big_files);
   g_autofree char *bytes = g_strdup_printf ("%" G_GINT64_FORMAT, b->big_bytes);
   g_autofree char *blob = NULL;
-  g_autoptr (GArray) grove_s = g_array_new (FALSE, FALSE, sizeof (double));
-  g_autoptr (GArray) tar_s = g_array_new (FALSE, FALSE, sizeof (double));
+  g_autoptr (GArray) grove_s = bench_doubles_new ();
+  g_autoptr (GArray) tar_s = bench_doubles_new ();
   gint64 start = g_get_monotonic_time ();
   struct stat st;
 
@@ -387,7 +354,7 @@ bench_import (Bench *b, GError **error)
   if (blob == NULL)
     return FALSE;
   g_print ("  layer: %d files, %.1f MB uncompressed tar (generated in %.1f s)\n", b->big_files,
-           (double)st.st_size / 1e6, seconds_since (start));
+           (double)st.st_size / 1e6, bench_seconds_since (start));
   for (int rep = 0; rep < b->repetitions; rep++)
     if (!import_repetition (b, rep, image, blob, grove_s, tar_s, error))
       return FALSE;
@@ -418,29 +385,29 @@ time_release (GroveStore *store, const char *id, double *out_ms, GError **error)
 static void
 report_prepare (Bench *b, double first_ms, GArray *prepare_ms, GArray *release_ms)
 {
-  double p50 = percentile (prepare_ms, 0.5);
-  double p90 = percentile (prepare_ms, 0.9);
-  double max = percentile (prepare_ms, 1.0);
-  double release = percentile (release_ms, 0.5);
+  double p50 = bench_percentile (prepare_ms, 0.5);
+  double p90 = bench_percentile (prepare_ms, 0.9);
+  double max = bench_percentile (prepare_ms, 1.0);
+  double release = bench_percentile (release_ms, 0.5);
 
   g_print ("  first prepare (makes the hardlink checkout): %.1f ms\n", first_ms);
   g_print ("  prepare of %d fresh containers: p50 %.2f ms, p90 %.2f ms, max %.2f ms "
            "(target: p50 under 5 ms) %s\n",
-           b->containers, p50, p90, max, verdict (p50 < 5.0));
+           b->containers, p50, p90, max, bench_verdict (p50 < 5.0));
   g_print ("  release: p50 %.2f ms, p90 %.2f ms, max %.2f ms\n", release,
-           percentile (release_ms, 0.9), percentile (release_ms, 1.0));
+           bench_percentile (release_ms, 0.9), bench_percentile (release_ms, 1.0));
   g_string_append_printf (b->summary,
                           "prepare: p50 %.2f ms, p90 %.2f ms, max %.2f ms (target p50 < 5, %s); "
                           "release p50 %.2f ms; first prepare (checkout) %.0f ms\n",
-                          p50, p90, max, verdict (p50 < 5.0), release, first_ms);
+                          p50, p90, max, bench_verdict (p50 < 5.0), release, first_ms);
 }
 
 static gboolean
 bench_prepare (Bench *b, GError **error)
 {
   g_autoptr (GroveStore) store = NULL;
-  g_autoptr (GArray) prepare_ms = g_array_new (FALSE, FALSE, sizeof (double));
-  g_autoptr (GArray) release_ms = g_array_new (FALSE, FALSE, sizeof (double));
+  g_autoptr (GArray) prepare_ms = bench_doubles_new ();
+  g_autoptr (GArray) release_ms = bench_doubles_new ();
   double first_ms = 0, ms = 0;
 
   g_print ("\n== 2. rootfs prepare: overlay on the image's shared checkout ==\n");
@@ -635,18 +602,18 @@ report_family (Bench *b, guint64 store, guint64 rolling, guint64 blobs, guint64 
   double rolling_ratio = (double)rolling / (double)unpacked;
 
   g_print ("  store/unpacked %.2f (target: <= 0.4) %s; store/blobs %.2f\n", ratio,
-           verdict (ratio <= 0.4), (double)store / (double)blobs);
+           bench_verdict (ratio <= 0.4), (double)store / (double)blobs);
   g_print ("  rolling store/unpacked %.2f %s; store/blobs %.2f\n", rolling_ratio,
-           verdict (rolling_ratio <= 0.4), (double)rolling / (double)blobs);
+           bench_verdict (rolling_ratio <= 0.4), (double)rolling / (double)blobs);
   g_string_append_printf (b->summary,
                           "disk:    store %.1f MB; blobs %.1f MB; unpacked layers %.1f MB; "
                           "store/unpacked %.2f (target <= 0.4, %s); store/blobs %.2f\n",
-                          store / 1e6, blobs / 1e6, unpacked / 1e6, ratio, verdict (ratio <= 0.4),
-                          (double)store / (double)blobs);
+                          store / 1e6, blobs / 1e6, unpacked / 1e6, ratio,
+                          bench_verdict (ratio <= 0.4), (double)store / (double)blobs);
   g_string_append_printf (b->summary,
                           "disk, rolling (import while older containers run): store %.1f MB; "
                           "store/unpacked %.2f (%s); store/blobs %.2f\n",
-                          rolling / 1e6, rolling_ratio, verdict (rolling_ratio <= 0.4),
+                          rolling / 1e6, rolling_ratio, bench_verdict (rolling_ratio <= 0.4),
                           (double)rolling / (double)blobs);
 }
 
@@ -669,7 +636,7 @@ bench_family (Bench *b, GError **error)
   if (!mkimage (b, error, "family", "--count", count, "--files", files, "--total-bytes", bytes,
                 family, NULL))
     return FALSE;
-  g_print ("  images generated in %.1f s\n", seconds_since (start));
+  g_print ("  images generated in %.1f s\n", bench_seconds_since (start));
   store = fill_family_store (b, root, FALSE, error);
   if (store == NULL
       || !measure_store (root, "all imported, then one rootfs each", &store_bytes, error))
@@ -686,40 +653,13 @@ bench_family (Bench *b, GError **error)
   return release_all (store, error) && release_all (rolling, error);
 }
 
-/* mount points below @dir, undone newest first: one may sit on another */
-static gboolean
-unmount_below (const char *dir, GError **error)
-{
-  g_autofree char *contents = NULL;
-  g_autofree char *prefix = g_strconcat (dir, "/", NULL);
-  g_auto (GStrv) lines = NULL;
-  g_autoptr (GPtrArray) points = g_ptr_array_new_with_free_func (g_free);
-
-  if (!g_file_get_contents ("/proc/self/mountinfo", &contents, NULL, error))
-    return FALSE;
-  lines = g_strsplit (contents, "\n", -1);
-  for (guint i = 0; lines[i] != NULL; i++)
-    {
-      g_auto (GStrv) fields = g_strsplit (lines[i], " ", 6);
-      if (g_strv_length (fields) >= 5 && g_str_has_prefix (fields[4], prefix))
-        g_ptr_array_add (points, g_strdup (fields[4]));
-    }
-  for (guint i = points->len; i > 0; i--)
-    {
-      const char *point = points->pdata[i - 1];
-      g_printerr ("bench-storage: unmounting leftover %s\n", point);
-      if (umount2 (point, MNT_DETACH | UMOUNT_NOFOLLOW) < 0 && errno != EINVAL)
-        return grove_throw_errno_code (error, errno, "unmounting %s", point);
-    }
-  return TRUE;
-}
-
 static gboolean
 bench_cleanup (Bench *b, GError **error)
 {
   if (b->workdir == NULL)
     return TRUE;
-  if (!unmount_below (b->workdir, error) || !grove_rm_rf_at (AT_FDCWD, b->workdir, NULL, error))
+  if (!bench_unmount_below ("bench-storage", b->workdir, NULL, FALSE, NULL, error)
+      || !grove_rm_rf_at (AT_FDCWD, b->workdir, NULL, error))
     return g_prefix_error (error, "cleaning up %s: ", b->workdir), FALSE;
   g_print ("\nremoved %s\n", b->workdir);
   return TRUE;
@@ -728,13 +668,12 @@ bench_cleanup (Bench *b, GError **error)
 static gboolean
 make_workdir (Bench *b, GError **error)
 {
-  g_autofree char *tmpl = g_build_filename (b->parent, "grove-bench-XXXXXX", NULL);
   struct statfs sfs;
   struct utsname uts;
 
-  if (g_mkdtemp (tmpl) == NULL)
-    return grove_throw_errno_code (error, errno, "creating a directory like %s", tmpl);
-  b->workdir = g_steal_pointer (&tmpl);
+  b->workdir = bench_make_workdir (b->parent, "grove-bench-XXXXXX", error);
+  if (b->workdir == NULL)
+    return FALSE;
   if (statfs (b->workdir, &sfs) < 0)
     return grove_throw_errno_code (error, errno, "statfs %s", b->workdir);
   uname (&uts);
@@ -807,13 +746,6 @@ main (int argc, char **argv)
     }
   ok = make_workdir (&b, &error) && bench_import (&b, &error) && bench_prepare (&b, &error)
        && bench_family (&b, &error);
-  if (!bench_cleanup (&b, &cleanup_error))
-    g_printerr ("bench-storage: %s\n", cleanup_error->message);
-  if (!ok)
-    {
-      g_printerr ("bench-storage: %s\n", error->message);
-      return 1;
-    }
-  g_print ("\n== summary (%.0f s) ==\n%s", seconds_since (start), b.summary->str);
-  return cleanup_error == NULL ? 0 : 1;
+  bench_cleanup (&b, &cleanup_error);
+  return bench_exit_status ("bench-storage", ok ? NULL : error, cleanup_error, start, b.summary);
 }
