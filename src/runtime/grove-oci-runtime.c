@@ -8,7 +8,6 @@
 #include <json-glib/json-glib.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -249,26 +248,43 @@ grove_oci_runtime_get_path (GroveOciRuntime *self)
 
 /* ---- runtime commands ---- */
 
-/* what one runtime command is about, for its error messages */
+typedef struct _CommandData CommandData;
+
+/* reads what a successful command printed into @data */
+typedef gboolean (*CommandOutputFunc) (GroveOciRuntime *self, CommandData *data,
+                                       GBytes *stdout_data, GError **error);
+
+/* one kind of runtime command: how it is run, named and judged */
 typedef struct
 {
-  char *verb;
+  const char *verb;
+  GCallback source_tag;           /* the public _async function */
+  const char *task_name;          /* its name, as g_task_set_source_tag() would set it */
+  gboolean missing_is_done;       /* delete: what is already gone is done */
+  CommandOutputFunc parse_output; /* state: its JSON; NULL when stdout does not matter */
+} CommandKind;
+
+/* what one runtime command is about, for its error messages */
+struct _CommandData
+{
+  const CommandKind *kind;
   char *container_id;
   char *status; /* state: the parsed status */
   int pid;      /* state: the parsed PID */
-} CommandData;
+};
 
 static void
 command_data_free (CommandData *data)
 {
-  g_free (data->verb);
   g_free (data->container_id);
   g_free (data->status);
   g_free (data);
 }
 
+/* `<runtime> --root R <verb> [option] <container_id> [extra]`, NULL-terminated */
 static GPtrArray *
-runtime_argv_new (GroveOciRuntime *self)
+runtime_argv_new (GroveOciRuntime *self, const char *verb, const char *option,
+                  const char *container_id, const char *extra)
 {
   GPtrArray *argv = g_ptr_array_new_with_free_func (g_free);
 
@@ -277,51 +293,14 @@ runtime_argv_new (GroveOciRuntime *self)
     g_ptr_array_add (argv, g_strdup (self->argv[i]));
   g_ptr_array_add (argv, g_strdup ("--root"));
   g_ptr_array_add (argv, g_strdup (self->state_root));
-  return argv;
-}
-
-/* runs `<runtime> --root R <verb> [args...]` for @task; @done gets the GSubprocess as source */
-static void runtime_command_start (GroveOciRuntime *self, GTask *task, const char *container_id,
-                                   GAsyncReadyCallback done, const char *verb,
-                                   ...) G_GNUC_NULL_TERMINATED;
-
-static void
-runtime_command_start (GroveOciRuntime *self, GTask *task, const char *container_id,
-                       GAsyncReadyCallback done, const char *verb, ...)
-{
-  g_autoptr (GPtrArray) argv = runtime_argv_new (self);
-  g_autoptr (GSubprocess) proc = NULL;
-  g_autoptr (GError) local_error = NULL;
-  CommandData *data = g_new0 (CommandData, 1);
-  va_list args;
-
-  data->verb = g_strdup (verb);
-  data->container_id = g_strdup (container_id);
-  g_task_set_task_data (task, data, (GDestroyNotify)command_data_free);
-  if (!container_id_valid (container_id, &local_error))
-    {
-      g_task_return_error (task, g_steal_pointer (&local_error));
-      return;
-    }
-
-  va_start (args, verb);
-  for (const char *arg = verb; arg != NULL; arg = va_arg (args, const char *))
-    g_ptr_array_add (argv, g_strdup (arg));
-  va_end (args);
+  g_ptr_array_add (argv, g_strdup (verb));
+  if (option != NULL)
+    g_ptr_array_add (argv, g_strdup (option));
+  g_ptr_array_add (argv, g_strdup (container_id));
+  if (extra != NULL)
+    g_ptr_array_add (argv, g_strdup (extra));
   g_ptr_array_add (argv, NULL);
-
-  g_debug ("running %s %s %s", self->name, verb, container_id);
-  proc = g_subprocess_newv ((const char *const *)argv->pdata,
-                            G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE,
-                            &local_error);
-  if (proc == NULL)
-    {
-      g_prefix_error (&local_error, "%s %s: ", self->name, verb);
-      g_task_return_error (task, g_steal_pointer (&local_error));
-      return;
-    }
-  g_subprocess_communicate_async (proc, NULL, g_task_get_cancellable (task), done,
-                                  g_object_ref (task));
+  return argv;
 }
 
 /* appends a logfmt value that starts after its opening quote, unescaped */
@@ -366,19 +345,18 @@ tidy_runtime_message (const char *text)
 /*
  * Collects a runtime command's outcome. Returns FALSE with @error set when the command
  * could not run or was cancelled; otherwise TRUE with *@out_success telling whether it
- * exited 0 and *@out_message its trimmed stderr.
+ * exited 0, *@out_stdout what it printed and *@out_message its trimmed stderr.
  */
 static gboolean
-runtime_command_finish (GSubprocess *proc, GAsyncResult *result, gboolean *out_success,
-                        GBytes **out_stdout, char **out_message, GError **error)
+runtime_command_collect (GSubprocess *proc, GAsyncResult *result, gboolean *out_success,
+                         GBytes **out_stdout, char **out_message, GError **error)
 {
-  g_autoptr (GBytes) stdout_data = NULL;
   g_autoptr (GBytes) stderr_data = NULL;
   g_autofree char *raw = NULL;
   gsize len = 0;
   const char *text = NULL;
 
-  if (!g_subprocess_communicate_finish (proc, result, &stdout_data, &stderr_data, error))
+  if (!g_subprocess_communicate_finish (proc, result, out_stdout, &stderr_data, error))
     return FALSE;
   *out_success = g_subprocess_get_if_exited (proc) && g_subprocess_get_exit_status (proc) == 0;
   text = stderr_data != NULL ? g_bytes_get_data (stderr_data, &len) : NULL;
@@ -392,8 +370,6 @@ runtime_command_finish (GSubprocess *proc, GAsyncResult *result, gboolean *out_s
                                                           ? g_subprocess_get_exit_status (proc)
                                                           : 128 + g_subprocess_get_term_sig (proc));
     }
-  if (out_stdout != NULL)
-    *out_stdout = g_steal_pointer (&stdout_data);
   return TRUE;
 }
 
@@ -406,34 +382,125 @@ container_missing (GroveOciRuntime *self, const char *container_id, const char *
   return !g_file_test (state_dir, G_FILE_TEST_EXISTS) || strstr (message, "does not exist") != NULL;
 }
 
-/* the callback shared by start and kill: success or the runtime's stderr */
+/* judges an ended command: its output when it succeeded, else the runtime's message */
+static gboolean
+runtime_command_check (GroveOciRuntime *self, CommandData *data, gboolean success,
+                       GBytes *stdout_data, const char *message, GError **error)
+{
+  gboolean missing = FALSE;
+
+  if (success)
+    return data->kind->parse_output == NULL
+           || data->kind->parse_output (self, data, stdout_data, error);
+  missing = container_missing (self, data->container_id, message);
+  if (missing && data->kind->missing_is_done)
+    return TRUE;
+  return grove_throw (error, missing ? GROVE_ERROR_NOT_FOUND : GROVE_ERROR_FAILED, "%s %s %s: %s",
+                      self->name, data->kind->verb, data->container_id, message);
+}
+
 static void
-on_simple_command_done (GObject *source, GAsyncResult *result, gpointer user_data)
+on_runtime_command_done (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr (GTask) task = user_data;
   GroveOciRuntime *self = g_task_get_source_object (task);
   CommandData *data = g_task_get_task_data (task);
   g_autoptr (GError) local_error = NULL;
+  g_autoptr (GBytes) stdout_data = NULL;
   g_autofree char *message = NULL;
   gboolean success = FALSE;
 
-  if (!runtime_command_finish (G_SUBPROCESS (source), result, &success, NULL, &message,
-                               &local_error))
+  if (!runtime_command_collect (G_SUBPROCESS (source), result, &success, &stdout_data, &message,
+                                &local_error)
+      || !runtime_command_check (self, data, success, stdout_data, message, &local_error))
     {
       g_task_return_error (task, g_steal_pointer (&local_error));
       return;
     }
-  if (!success)
-    {
-      GroveError code = container_missing (self, data->container_id, message)
-                            ? GROVE_ERROR_NOT_FOUND
-                            : GROVE_ERROR_FAILED;
-      g_task_return_new_error (task, GROVE_ERROR, code, "%s %s %s: %s", self->name, data->verb,
-                               data->container_id, message);
-      return;
-    }
   g_task_return_boolean (task, TRUE);
 }
+
+/*
+ * Runs `<runtime> --root R <verb> [option] <container_id> [extra]` for a task that
+ * returns a boolean: %TRUE, or the runtime's message in a %GROVE_ERROR
+ * (%GROVE_ERROR_NOT_FOUND for an unknown container).
+ */
+static void
+runtime_command_async (GroveOciRuntime *self, const CommandKind *kind, const char *option,
+                       const char *container_id, const char *extra, GCancellable *cancellable,
+                       GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_autoptr (GTask) task = g_task_new (self, cancellable, callback, user_data);
+  g_autoptr (GPtrArray) argv = NULL;
+  g_autoptr (GSubprocess) proc = NULL;
+  g_autoptr (GError) local_error = NULL;
+  CommandData *data = g_new0 (CommandData, 1);
+
+  (g_task_set_source_tag) (task, (gpointer)kind->source_tag);
+  g_task_set_name (task, kind->task_name);
+  data->kind = kind;
+  data->container_id = g_strdup (container_id);
+  g_task_set_task_data (task, data, (GDestroyNotify)command_data_free);
+  if (!container_id_valid (container_id, &local_error))
+    {
+      g_task_return_error (task, g_steal_pointer (&local_error));
+      return;
+    }
+  argv = runtime_argv_new (self, kind->verb, option, container_id, extra);
+  g_debug ("running %s %s %s", self->name, kind->verb, container_id);
+  proc = g_subprocess_newv ((const char *const *)argv->pdata,
+                            G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE,
+                            &local_error);
+  if (proc == NULL)
+    {
+      g_prefix_error (&local_error, "%s %s: ", self->name, kind->verb);
+      g_task_return_error (task, g_steal_pointer (&local_error));
+      return;
+    }
+  g_subprocess_communicate_async (proc, NULL, cancellable, on_runtime_command_done,
+                                  g_object_ref (task));
+}
+
+static gboolean
+parse_state (GroveOciRuntime *self, CommandData *data, GBytes *json, GError **error)
+{
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autoptr (GError) local_error = NULL;
+  gsize len = 0;
+  const char *text = json != NULL ? g_bytes_get_data (json, &len) : NULL;
+  JsonNode *root = NULL;
+  JsonObject *object = NULL;
+
+  if (json == NULL)
+    return grove_throw (error, GROVE_ERROR_FAILED, "%s state %s: no output", self->name,
+                        data->container_id);
+  if (!json_parser_load_from_data (parser, text != NULL ? text : "", len, &local_error))
+    return grove_throw (error, GROVE_ERROR_FAILED, "%s state %s: unreadable output: %s", self->name,
+                        data->container_id, local_error->message);
+  root = json_parser_get_root (parser);
+  object = root != NULL && JSON_NODE_HOLDS_OBJECT (root) ? json_node_get_object (root) : NULL;
+  if (object == NULL || json_object_get_string_member_with_default (object, "status", NULL) == NULL)
+    return grove_throw (error, GROVE_ERROR_FAILED, "%s state %s: output has no \"status\"",
+                        self->name, data->container_id);
+  data->status = g_strdup (json_object_get_string_member (object, "status"));
+  data->pid = (int)json_object_get_int_member_with_default (object, "pid", 0);
+  return TRUE;
+}
+
+static const CommandKind start_command = {
+  "start", G_CALLBACK (grove_oci_runtime_start_async), "grove_oci_runtime_start_async", FALSE, NULL,
+};
+static const CommandKind kill_command = {
+  "kill", G_CALLBACK (grove_oci_runtime_kill_async), "grove_oci_runtime_kill_async", FALSE, NULL,
+};
+static const CommandKind delete_command = {
+  "delete", G_CALLBACK (grove_oci_runtime_delete_async), "grove_oci_runtime_delete_async", TRUE,
+  NULL,
+};
+static const CommandKind state_command = {
+  "state",     G_CALLBACK (grove_oci_runtime_state_async), "grove_oci_runtime_state_async", FALSE,
+  parse_state,
+};
 
 /**
  * grove_oci_runtime_start_async:
@@ -450,13 +517,9 @@ grove_oci_runtime_start_async (GroveOciRuntime *self, const char *container_id,
                                GCancellable *cancellable, GAsyncReadyCallback callback,
                                gpointer user_data)
 {
-  g_autoptr (GTask) task = NULL;
-
   g_return_if_fail (GROVE_IS_OCI_RUNTIME (self));
-  task = g_task_new (self, cancellable, callback, user_data);
-  g_task_set_source_tag (task, grove_oci_runtime_start_async);
-  runtime_command_start (self, task, container_id, on_simple_command_done, "start", container_id,
-                         NULL);
+  runtime_command_async (self, &start_command, NULL, container_id, NULL, cancellable, callback,
+                         user_data);
 }
 
 /**
@@ -491,18 +554,11 @@ grove_oci_runtime_kill_async (GroveOciRuntime *self, const char *container_id, i
                               gboolean all, GCancellable *cancellable, GAsyncReadyCallback callback,
                               gpointer user_data)
 {
-  g_autoptr (GTask) task = NULL;
   g_autofree char *signum = g_strdup_printf ("%d", signal);
 
   g_return_if_fail (GROVE_IS_OCI_RUNTIME (self));
-  task = g_task_new (self, cancellable, callback, user_data);
-  g_task_set_source_tag (task, grove_oci_runtime_kill_async);
-  if (all)
-    runtime_command_start (self, task, container_id, on_simple_command_done, "kill", "--all",
-                           container_id, signum, NULL);
-  else
-    runtime_command_start (self, task, container_id, on_simple_command_done, "kill", container_id,
-                           signum, NULL);
+  runtime_command_async (self, &kill_command, all ? "--all" : NULL, container_id, signum,
+                         cancellable, callback, user_data);
 }
 
 /**
@@ -518,32 +574,6 @@ grove_oci_runtime_kill_finish (GroveOciRuntime *self, GAsyncResult *result, GErr
 {
   g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
   return g_task_propagate_boolean (G_TASK (result), error);
-}
-
-static void
-on_delete_done (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  g_autoptr (GTask) task = user_data;
-  GroveOciRuntime *self = g_task_get_source_object (task);
-  CommandData *data = g_task_get_task_data (task);
-  g_autoptr (GError) local_error = NULL;
-  g_autofree char *message = NULL;
-  gboolean success = FALSE;
-
-  if (!runtime_command_finish (G_SUBPROCESS (source), result, &success, NULL, &message,
-                               &local_error))
-    {
-      g_task_return_error (task, g_steal_pointer (&local_error));
-      return;
-    }
-  /* deleting what is already gone is done */
-  if (!success && !container_missing (self, data->container_id, message))
-    {
-      g_task_return_new_error (task, GROVE_ERROR, GROVE_ERROR_FAILED, "%s delete %s: %s",
-                               self->name, data->container_id, message);
-      return;
-    }
-  g_task_return_boolean (task, TRUE);
 }
 
 /**
@@ -563,16 +593,9 @@ grove_oci_runtime_delete_async (GroveOciRuntime *self, const char *container_id,
                                 GCancellable *cancellable, GAsyncReadyCallback callback,
                                 gpointer user_data)
 {
-  g_autoptr (GTask) task = NULL;
-
   g_return_if_fail (GROVE_IS_OCI_RUNTIME (self));
-  task = g_task_new (self, cancellable, callback, user_data);
-  g_task_set_source_tag (task, grove_oci_runtime_delete_async);
-  if (force)
-    runtime_command_start (self, task, container_id, on_delete_done, "delete", "--force",
-                           container_id, NULL);
-  else
-    runtime_command_start (self, task, container_id, on_delete_done, "delete", container_id, NULL);
+  runtime_command_async (self, &delete_command, force ? "--force" : NULL, container_id, NULL,
+                         cancellable, callback, user_data);
 }
 
 /**
@@ -590,67 +613,6 @@ grove_oci_runtime_delete_finish (GroveOciRuntime *self, GAsyncResult *result, GE
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 
-static gboolean
-parse_state (CommandData *data, const char *runtime_name, GBytes *json, GError **error)
-{
-  g_autoptr (JsonParser) parser = json_parser_new ();
-  g_autoptr (GError) local_error = NULL;
-  gsize len = 0;
-  const char *text = g_bytes_get_data (json, &len);
-  JsonNode *root = NULL;
-  JsonObject *object = NULL;
-
-  if (!json_parser_load_from_data (parser, text != NULL ? text : "", len, &local_error))
-    return grove_throw (error, GROVE_ERROR_FAILED, "%s state %s: unreadable output: %s",
-                        runtime_name, data->container_id, local_error->message);
-  root = json_parser_get_root (parser);
-  object = root != NULL && JSON_NODE_HOLDS_OBJECT (root) ? json_node_get_object (root) : NULL;
-  if (object == NULL || json_object_get_string_member_with_default (object, "status", NULL) == NULL)
-    return grove_throw (error, GROVE_ERROR_FAILED, "%s state %s: output has no \"status\"",
-                        runtime_name, data->container_id);
-  data->status = g_strdup (json_object_get_string_member (object, "status"));
-  data->pid = (int)json_object_get_int_member_with_default (object, "pid", 0);
-  return TRUE;
-}
-
-static void
-on_state_done (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  g_autoptr (GTask) task = user_data;
-  GroveOciRuntime *self = g_task_get_source_object (task);
-  CommandData *data = g_task_get_task_data (task);
-  g_autoptr (GError) local_error = NULL;
-  g_autoptr (GBytes) stdout_data = NULL;
-  g_autofree char *message = NULL;
-  gboolean success = FALSE;
-
-  if (!runtime_command_finish (G_SUBPROCESS (source), result, &success, &stdout_data, &message,
-                               &local_error))
-    {
-      g_task_return_error (task, g_steal_pointer (&local_error));
-      return;
-    }
-  if (!success)
-    {
-      GroveError code = container_missing (self, data->container_id, message)
-                            ? GROVE_ERROR_NOT_FOUND
-                            : GROVE_ERROR_FAILED;
-      g_task_return_new_error (task, GROVE_ERROR, code, "%s state %s: %s", self->name,
-                               data->container_id, message);
-      return;
-    }
-  if (stdout_data == NULL || !parse_state (data, self->name, stdout_data, &local_error))
-    {
-      g_task_return_error (task, local_error != NULL
-                                     ? g_steal_pointer (&local_error)
-                                     : g_error_new (GROVE_ERROR, GROVE_ERROR_FAILED,
-                                                    "%s state %s: no output", self->name,
-                                                    data->container_id));
-      return;
-    }
-  g_task_return_boolean (task, TRUE);
-}
-
 /**
  * grove_oci_runtime_state_async:
  * @self: a #GroveOciRuntime
@@ -666,12 +628,9 @@ grove_oci_runtime_state_async (GroveOciRuntime *self, const char *container_id,
                                GCancellable *cancellable, GAsyncReadyCallback callback,
                                gpointer user_data)
 {
-  g_autoptr (GTask) task = NULL;
-
   g_return_if_fail (GROVE_IS_OCI_RUNTIME (self));
-  task = g_task_new (self, cancellable, callback, user_data);
-  g_task_set_source_tag (task, grove_oci_runtime_state_async);
-  runtime_command_start (self, task, container_id, on_state_done, "state", container_id, NULL);
+  runtime_command_async (self, &state_command, NULL, container_id, NULL, cancellable, callback,
+                         user_data);
 }
 
 /**
@@ -769,6 +728,57 @@ sync_pipe_read_line (GDataInputStream *stream, GAsyncReadyCallback done, GTask *
 {
   /* no cancellable: conmon's answer is always awaited, so a cancelled call can undo it */
   g_data_input_stream_read_line_async (stream, G_PRIORITY_DEFAULT, NULL, done, g_object_ref (task));
+}
+
+/* a launcher for conmon with its sync pipe; *@out_sync_fd gets the pipe's read end */
+static GSubprocessLauncher *
+conmon_launcher_new (int *out_sync_fd, GError **error)
+{
+  g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (
+      G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
+
+  *out_sync_fd = pipe_to_launcher (launcher, TRUE, SYNC_PIPE_CHILD_FD, "_OCI_SYNCPIPE", error);
+  if (*out_sync_fd < 0)
+    return NULL;
+  return g_steal_pointer (&launcher);
+}
+
+/*
+ * Spawns conmon in @cwd (it drops files, an "oom" marker, into its working directory).
+ * The launcher is freed here: the child's pipe ends must close, or the sync pipe never
+ * reports EOF.
+ */
+static GSubprocess *
+conmon_spawn (GSubprocessLauncher **launcher, const char *cwd, GPtrArray *argv, GError **error)
+{
+  g_autoptr (GSubprocessLauncher) owned = g_steal_pointer (launcher);
+
+  g_subprocess_launcher_set_cwd (owned, cwd);
+  return g_subprocess_launcher_spawnv (owned, (const char *const *)argv->pdata, error);
+}
+
+/* awaits conmon's exit and reads its sync pipe (@sync_fd, taken) for @task */
+static GDataInputStream *
+conmon_watch (GTask *task, GSubprocess *conmon, int sync_fd, GAsyncReadyCallback on_exited,
+              GAsyncReadyCallback on_sync_line)
+{
+  g_autoptr (GInputStream) sync_input = g_unix_input_stream_new (sync_fd, TRUE);
+  GDataInputStream *sync_stream = g_data_input_stream_new (sync_input);
+
+  g_subprocess_communicate_async (conmon, NULL, NULL, on_exited, g_object_ref (task));
+  sync_pipe_read_line (sync_stream, on_sync_line, task);
+  return sync_stream;
+}
+
+/* collects an exited conmon's stderr; failing to wait for it only matters in the logs */
+static void
+conmon_collect_exit (GAsyncResult *result, GSubprocess *conmon, GBytes **out_stderr,
+                     const char *what, const char *container_id)
+{
+  g_autoptr (GError) local_error = NULL;
+
+  if (!g_subprocess_communicate_finish (conmon, result, NULL, out_stderr, &local_error))
+    g_debug ("waiting for conmon of %s%s: %s", what, container_id, local_error->message);
 }
 
 /* ---- create ---- */
@@ -908,23 +918,19 @@ create_spawn_conmon (GroveOciRuntime *self, const GroveCreateOptions *options, i
                      GError **error)
 {
   g_autoptr (GPtrArray) argv = create_conmon_argv (self, options);
-  g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (
-      G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  g_autoptr (GSubprocessLauncher) launcher = NULL;
   g_autoptr (GSubprocess) conmon = NULL;
   grove_autofd int sync_fd = -1;
   grove_autofd int start_fd = -1;
 
-  sync_fd = pipe_to_launcher (launcher, TRUE, SYNC_PIPE_CHILD_FD, "_OCI_SYNCPIPE", error);
-  if (sync_fd < 0)
+  launcher = conmon_launcher_new (&sync_fd, error);
+  if (launcher == NULL)
     return NULL;
   start_fd = pipe_to_launcher (launcher, FALSE, START_PIPE_CHILD_FD, "_OCI_STARTPIPE", error);
   if (start_fd < 0)
     return NULL;
-  /* conmon drops files (an "oom" marker) into its working directory: make that the run dir */
-  g_subprocess_launcher_set_cwd (launcher, options->run_dir);
-  conmon = g_subprocess_launcher_spawnv (launcher, (const char *const *)argv->pdata, error);
-  /* the child's pipe ends must close here, or the sync pipe never reports EOF */
-  g_clear_object (&launcher);
+  /* the files go to the run dir */
+  conmon = conmon_spawn (&launcher, options->run_dir, argv, error);
   if (conmon == NULL)
     return g_prefix_error (error, "starting conmon for container %s: ", options->container_id),
            NULL;
@@ -1050,12 +1056,9 @@ on_create_conmon_exited (GObject *source, GAsyncResult *result, gpointer user_da
 {
   g_autoptr (GTask) task = user_data;
   CreateData *data = g_task_get_task_data (task);
-  g_autoptr (GError) local_error = NULL;
 
   /* the first conmon exits once it has forked the monitor; its stderr only matters on failure */
-  if (!g_subprocess_communicate_finish (G_SUBPROCESS (source), result, NULL, &data->conmon_stderr,
-                                        &local_error))
-    g_debug ("waiting for conmon of %s: %s", data->container_id, local_error->message);
+  conmon_collect_exit (result, G_SUBPROCESS (source), &data->conmon_stderr, "", data->container_id);
   data->conmon_done = TRUE;
   create_maybe_complete (task);
 }
@@ -1082,7 +1085,6 @@ grove_oci_runtime_create_async (GroveOciRuntime *self, const GroveCreateOptions 
 {
   g_autoptr (GTask) task = NULL;
   g_autoptr (GError) local_error = NULL;
-  g_autoptr (GInputStream) sync_input = NULL;
   CreateData *data = NULL;
   int sync_fd = -1;
 
@@ -1107,11 +1109,8 @@ grove_oci_runtime_create_async (GroveOciRuntime *self, const GroveCreateOptions 
       g_task_return_error (task, g_steal_pointer (&local_error));
       return;
     }
-  sync_input = g_unix_input_stream_new (sync_fd, TRUE);
-  data->sync_stream = g_data_input_stream_new (sync_input);
-  g_subprocess_communicate_async (data->conmon, NULL, NULL, on_create_conmon_exited,
-                                  g_object_ref (task));
-  sync_pipe_read_line (data->sync_stream, on_create_sync_line, task);
+  data->sync_stream
+      = conmon_watch (task, data->conmon, sync_fd, on_create_conmon_exited, on_create_sync_line);
 }
 
 /**
@@ -1301,19 +1300,15 @@ static GSubprocess *
 exec_spawn_conmon (GroveOciRuntime *self, ExecData *data, int *out_sync_fd, GError **error)
 {
   g_autoptr (GPtrArray) argv = exec_conmon_argv (self, data);
-  g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (
-      G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  g_autoptr (GSubprocessLauncher) launcher = NULL;
   g_autoptr (GSubprocess) conmon = NULL;
   grove_autofd int sync_fd = -1;
 
-  sync_fd = pipe_to_launcher (launcher, TRUE, SYNC_PIPE_CHILD_FD, "_OCI_SYNCPIPE", error);
-  if (sync_fd < 0)
+  launcher = conmon_launcher_new (&sync_fd, error);
+  if (launcher == NULL)
     return NULL;
-  /* conmon drops files (an "oom" marker) into its working directory: keep them in ours */
-  g_subprocess_launcher_set_cwd (launcher, data->tmp_dir);
-  conmon = g_subprocess_launcher_spawnv (launcher, (const char *const *)argv->pdata, error);
-  /* close the child's end now, or the sync pipe never reports EOF */
-  g_clear_object (&launcher);
+  /* the files stay in the exec's scratch dir */
+  conmon = conmon_spawn (&launcher, data->tmp_dir, argv, error);
   if (conmon == NULL)
     return g_prefix_error (error, "starting conmon to exec in %s: ", data->container_id), NULL;
   *out_sync_fd = grove_steal_fd (&sync_fd);
@@ -1489,11 +1484,9 @@ on_exec_conmon_exited (GObject *source, GAsyncResult *result, gpointer user_data
 {
   g_autoptr (GTask) task = user_data;
   ExecData *data = g_task_get_task_data (task);
-  g_autoptr (GError) local_error = NULL;
 
-  if (!g_subprocess_communicate_finish (G_SUBPROCESS (source), result, NULL, &data->conmon_stderr,
-                                        &local_error))
-    g_debug ("waiting for conmon of an exec in %s: %s", data->container_id, local_error->message);
+  conmon_collect_exit (result, G_SUBPROCESS (source), &data->conmon_stderr, "an exec in ",
+                       data->container_id);
   data->conmon_done = TRUE;
   exec_maybe_complete (task);
 }
@@ -1535,7 +1528,6 @@ grove_oci_runtime_exec_sync_async (GroveOciRuntime *self, const char *container_
 {
   g_autoptr (GTask) task = NULL;
   g_autoptr (GError) local_error = NULL;
-  g_autoptr (GInputStream) sync_input = NULL;
   ExecData *data = NULL;
   int sync_fd = -1;
 
@@ -1564,14 +1556,11 @@ grove_oci_runtime_exec_sync_async (GroveOciRuntime *self, const char *container_
       g_task_return_error (task, g_steal_pointer (&local_error));
       return;
     }
-  sync_input = g_unix_input_stream_new (sync_fd, TRUE);
-  data->sync_stream = g_data_input_stream_new (sync_input);
   if (cancellable != NULL)
     data->cancelled_id
         = g_cancellable_connect (cancellable, G_CALLBACK (on_exec_cancelled), data, NULL);
-  g_subprocess_communicate_async (data->conmon, NULL, NULL, on_exec_conmon_exited,
-                                  g_object_ref (task));
-  sync_pipe_read_line (data->sync_stream, on_exec_sync_line, task);
+  data->sync_stream
+      = conmon_watch (task, data->conmon, sync_fd, on_exec_conmon_exited, on_exec_sync_line);
 }
 
 /**
