@@ -695,6 +695,193 @@ test_existing_and_unexport (Fixture *fx, gconstpointer data)
   reply = call_ok (fx, GROVE_DBUS_PATH, "org.grove.Runtime1", "ListImages", NULL, "(ao)");
 }
 
+/* what the client saw of jobs: "<path> Progress=<value>" and "<path> Completed=<success>" */
+typedef struct
+{
+  Fixture *fx;
+  GPtrArray *events;
+  gboolean cancel_next; /* cancel the first job that reports progress */
+  char *cancelled;      /* the job it cancelled */
+} JobWatch;
+
+static void
+job_cancel_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GVariant) reply
+      = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
+
+  g_assert_no_error (error);
+}
+
+static void
+job_signal_cb (GDBusConnection *connection, const char *sender, const char *path,
+               const char *interface, const char *signal, GVariant *parameters, gpointer user_data)
+{
+  JobWatch *watch = user_data;
+  g_autoptr (GVariant) changed = NULL;
+  const char *error_text = NULL;
+  gboolean success = FALSE;
+  double progress = 0.0;
+
+  if (g_str_equal (signal, "Completed"))
+    {
+      g_variant_get (parameters, "(b&s)", &success, &error_text);
+      g_ptr_array_add (watch->events,
+                       g_strdup_printf ("%s Completed=%s", path, success ? "true" : "false"));
+      return;
+    }
+  if (!g_str_has_prefix (path, GROVE_DBUS_PATH "/jobs/"))
+    return;
+  changed = g_variant_get_child_value (parameters, 1);
+  if (!g_variant_lookup (changed, "Progress", "d", &progress))
+    return;
+  g_ptr_array_add (watch->events, g_strdup_printf ("%s Progress=%.9f", path, progress));
+  if (watch->cancel_next)
+    {
+      /* at once, from here, so that the import is surely still running */
+      watch->cancel_next = FALSE;
+      watch->cancelled = g_strdup (path);
+      g_dbus_connection_call (connection, sender, path, "org.grove.Job1", "Cancel", NULL,
+                              G_VARIANT_TYPE ("()"), G_DBUS_CALL_FLAGS_NONE, -1, NULL,
+                              job_cancel_done_cb, NULL);
+    }
+}
+
+/* the progress values one job reported, in order */
+static GArray *
+job_progress (JobWatch *watch, const char *path)
+{
+  g_autofree char *prefix = g_strconcat (path, " Progress=", NULL);
+  GArray *values = g_array_new (FALSE, FALSE, sizeof (double));
+
+  for (guint i = 0; i < watch->events->len; i++)
+    if (g_str_has_prefix (watch->events->pdata[i], prefix))
+      {
+        double value = g_ascii_strtod ((char *)watch->events->pdata[i] + strlen (prefix), NULL);
+        g_array_append_val (values, value);
+      }
+  return values;
+}
+
+static char *
+start_import (Fixture *fx, const char *image_dir, const char *tag)
+{
+  g_autoptr (GVariant) reply = call_ok (fx, GROVE_DBUS_PATH, "org.grove.Runtime1", "StartImport",
+                                        g_variant_new ("(ss)", image_dir, tag), "(o)");
+  char *path = NULL;
+
+  g_variant_get (reply, "(o)", &path);
+  g_assert_true (g_str_has_prefix (path, GROVE_DBUS_PATH "/jobs/"));
+  return path;
+}
+
+static guint
+count_images (Fixture *fx)
+{
+  g_autoptr (GVariant) reply
+      = call_ok (fx, GROVE_DBUS_PATH, "org.grove.Runtime1", "ListImages", NULL, "(ao)");
+  g_autoptr (GVariant) listed = g_variant_get_child_value (reply, 0);
+
+  return (guint)g_variant_n_children (listed);
+}
+
+/* a finished import job: Progress rose to 1, and Result holds the image */
+static void
+check_import_job (Fixture *fx, JobWatch *watch, const char *job)
+{
+  g_autoptr (GArray) values = job_progress (watch, job);
+  g_autoptr (GVariant) result = get_property (fx, job, "org.grove.Job1", "Result");
+  g_autoptr (GVariant) total = get_property (fx, job, "org.grove.Job1", "BytesTotal");
+  g_autoptr (GVariant) files = get_property (fx, job, "org.grove.Job1", "Files");
+  g_autofree char *state = get_string (fx, job, "org.grove.Job1", "State");
+  g_autofree char *operation = get_string (fx, job, "org.grove.Job1", "Operation");
+  g_autofree const char **paths = NULL;
+  g_autofree char *id = NULL;
+
+  g_test_message ("%u progress updates", values->len);
+  g_assert_cmpuint (values->len, >=, 2);
+  g_assert_cmpfloat (g_array_index (values, double, 0), <, 1.0);
+  for (guint i = 1; i < values->len; i++)
+    g_assert_cmpfloat (g_array_index (values, double, i), >, g_array_index (values, double, i - 1));
+  g_assert_cmpfloat (g_array_index (values, double, values->len - 1), ==, 1.0);
+  g_assert_cmpstr (state, ==, "succeeded");
+  g_assert_cmpstr (operation, ==, "import");
+  g_assert_cmpuint (g_variant_get_uint64 (total), >=, 30000000);
+  g_assert_cmpuint (g_variant_get_uint64 (files), >=, 3000);
+  paths = g_variant_get_objv (result, NULL);
+  g_assert_cmpuint (g_strv_length ((char **)paths), ==, 1);
+  id = get_string (fx, paths[0], "org.grove.Image1", "Id");
+  g_assert_cmpuint (strlen (id), ==, 64);
+}
+
+static guint
+subscribe_jobs (Fixture *fx, JobWatch *watch, const char *interface, const char *member)
+{
+  return g_dbus_connection_signal_subscribe (
+      fx->client, g_dbus_connection_get_unique_name (fx->service_connection), interface, member,
+      NULL, NULL, G_DBUS_SIGNAL_FLAGS_NONE, job_signal_cb, watch, NULL);
+}
+
+/* StartImport: a job with rising progress and a result; a cancelled one leaves no image */
+static void
+test_import_job (Fixture *fx, gconstpointer data)
+{
+  g_autoptr (GPtrArray) events = g_ptr_array_new_with_free_func (g_free);
+  JobWatch watch = { fx, events, FALSE, NULL };
+  g_autofree char *big = NULL;
+  g_autofree char *bigger = NULL;
+  g_autofree char *job = NULL;
+  g_autofree char *second = NULL;
+  g_autofree char *item = NULL;
+  g_autofree char *state = NULL;
+  g_autofree char *error_text = NULL;
+  guint subscriptions[2];
+  guint n_images;
+
+  if (fx->engine == NULL)
+    return;
+  big = g_build_filename (fx->tmpdir, "big", NULL);
+  bigger = g_build_filename (fx->tmpdir, "bigger", NULL);
+  grove_test_mkimage ("bigimage", "--files", "3000", "--total-bytes", "30000000", "--tag",
+                      "localhost/big:1", big, NULL);
+  grove_test_mkimage ("bigimage", "--files", "6000", "--total-bytes", "60000000", "--tag",
+                      "localhost/bigger:1", bigger, NULL);
+  start_service (fx);
+  subscriptions[0]
+      = subscribe_jobs (fx, &watch, "org.freedesktop.DBus.Properties", "PropertiesChanged");
+  subscriptions[1] = subscribe_jobs (fx, &watch, "org.grove.Job1", "Completed");
+
+  job = start_import (fx, big, "");
+  item = g_strconcat (job, " Completed=true", NULL);
+  wait_item (events, item);
+  check_import_job (fx, &watch, job);
+  n_images = count_images (fx);
+  g_assert_cmpuint (n_images, ==, 1);
+
+  watch.cancel_next = TRUE;
+  second = start_import (fx, bigger, "");
+  g_assert_cmpstr (second, !=, job);
+  g_clear_pointer (&item, g_free);
+  item = g_strconcat (second, " Completed=false", NULL);
+  wait_item (events, item);
+  g_assert_cmpstr (watch.cancelled, ==, second);
+  state = get_string (fx, second, "org.grove.Job1", "State");
+  g_assert_cmpstr (state, ==, "cancelled");
+  error_text = get_string (fx, second, "org.grove.Job1", "Error");
+  g_assert_cmpstr (error_text, !=, "");
+  g_assert_cmpuint (count_images (fx), ==, n_images);
+  /* cancelling a finished job changes nothing */
+  call_void (fx, job, "org.grove.Job1", "Cancel", NULL);
+  g_clear_pointer (&state, g_free);
+  state = get_string (fx, job, "org.grove.Job1", "State");
+  g_assert_cmpstr (state, ==, "succeeded");
+
+  g_dbus_connection_signal_unsubscribe (fx->client, subscriptions[0]);
+  g_dbus_connection_signal_unsubscribe (fx->client, subscriptions[1]);
+  g_free (watch.cancelled);
+}
+
 /* `gdbus introspect` walks the exported tree */
 static void
 test_introspect (Fixture *fx, gconstpointer data)
@@ -741,5 +928,6 @@ main (int argc, char **argv)
   ADD ("errors", test_errors);
   ADD ("existing-and-unexport", test_existing_and_unexport);
   ADD ("introspect", test_introspect);
+  ADD ("import-job", test_import_job);
   return g_test_run ();
 }

@@ -6,14 +6,16 @@
  * proxies gdbus-codegen generates from data/org.grove.Runtime1.xml; the one thing it reads
  * itself is a container's log file, which lives on the same host as the daemon.
  *
- * Exit codes: 0 ok, 1 error, 2 bad usage, 125 daemon unreachable; exec and run return the
- * command's own exit code.
+ * Exit codes: 0 ok, 1 error, 2 bad usage, 125 daemon unreachable, 130 import interrupted
+ * with Ctrl-C; exec and run return the command's own exit code.
  */
 
 #include <errno.h>
 #include <fcntl.h>
 #include <glib/gi18n.h>
 #include <gio/gunixinputstream.h>
+#include <glib-unix.h>
+#include <signal.h>
 #include <json-glib/json-glib.h>
 #include <locale.h>
 #include <stdio.h>
@@ -27,6 +29,8 @@
 
 #define EXIT_USAGE 2
 #define EXIT_UNREACHABLE 125
+#define EXIT_INTERRUPTED 130
+#define PROGRESS_BAR_WIDTH 30
 #define SHORT_ID_LEN 12
 #define FOLLOW_INTERVAL_MS 200
 
@@ -705,12 +709,130 @@ parse_simple (Ctl *ctl, const Command *command, int *argc, char ***argv, int n_a
 
 /* ---- image commands ---- */
 
+/* an import job being waited for */
+typedef struct
+{
+  GroveDBusJob1 *job;
+  gboolean show_progress; /* stderr is a terminal */
+  gboolean bar_shown;
+  gboolean interrupted;
+  gboolean done;
+  gboolean lost; /* groved went away */
+} ImportWait;
+
+static void
+show_progress_bar (ImportWait *wait)
+{
+  double progress = CLAMP (grove_dbus_job1_get_progress (wait->job), 0.0, 1.0);
+  g_autofree char *bar = g_strnfill (PROGRESS_BAR_WIDTH, '.');
+  g_autofree char *files
+      = g_strdup_printf ("%" G_GUINT64_FORMAT, grove_dbus_job1_get_files (wait->job));
+
+  memset (bar, '#', (gsize)(progress * PROGRESS_BAR_WIDTH));
+  g_printerr ("\r[%s] ", bar);
+  /* TRANSLATORS: an import's progress: percent done, megabytes read of the megabytes known
+   * so far, and how many files it wrote (%s is the number) */
+  g_printerr (_ ("%3.0f%%  %.1f/%.1f MB  %s files"), progress * 100.0,
+              (double)grove_dbus_job1_get_bytes_done (wait->job) / 1e6,
+              (double)grove_dbus_job1_get_bytes_total (wait->job) / 1e6, files);
+  /* erase what a longer line left */
+  g_printerr ("\033[K");
+  wait->bar_shown = TRUE;
+}
+
+static void
+check_job_state (ImportWait *wait)
+{
+  const char *state = grove_dbus_job1_get_state (wait->job);
+
+  if (state != NULL && !g_str_equal (state, "running"))
+    wait->done = TRUE;
+}
+
+static void
+job_properties_changed_cb (GDBusProxy *proxy, GVariant *changed, const char *const *invalidated,
+                           ImportWait *wait)
+{
+  if (wait->show_progress)
+    show_progress_bar (wait);
+  check_job_state (wait);
+}
+
+static void
+job_completed_cb (GroveDBusJob1 *job, gboolean success, const char *error, ImportWait *wait)
+{
+  wait->done = TRUE;
+}
+
+static void
+job_owner_changed_cb (GObject *proxy, GParamSpec *pspec, ImportWait *wait)
+{
+  g_autofree char *owner = g_dbus_proxy_get_name_owner (G_DBUS_PROXY (proxy));
+
+  if (owner == NULL)
+    wait->lost = TRUE;
+}
+
+static void
+job_cancel_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GError) local_error = NULL;
+
+  /* the job may have ended meanwhile: its state tells how it did */
+  if (!grove_dbus_job1_call_cancel_finish (GROVE_DBUS_JOB1 (source), result, &local_error))
+    g_debug ("cancelling the import: %s", local_error->message);
+}
+
+static gboolean
+interrupt_cb (gpointer user_data)
+{
+  ImportWait *wait = user_data;
+
+  wait->interrupted = TRUE;
+  grove_dbus_job1_call_cancel (wait->job, NULL, job_cancel_cb, NULL);
+  return G_SOURCE_CONTINUE;
+}
+
+/* turns the main loop until the job ends; Ctrl-C cancels it meanwhile */
+static gboolean
+wait_job (ImportWait *wait, GError **error)
+{
+  guint interrupt_id = g_unix_signal_add (SIGINT, interrupt_cb, wait);
+
+  g_signal_connect (wait->job, "g-properties-changed", G_CALLBACK (job_properties_changed_cb),
+                    wait);
+  g_signal_connect (wait->job, "completed", G_CALLBACK (job_completed_cb), wait);
+  g_signal_connect (wait->job, "notify::g-name-owner", G_CALLBACK (job_owner_changed_cb), wait);
+  /* it may have ended before the proxy was watching */
+  check_job_state (wait);
+  job_owner_changed_cb (G_OBJECT (wait->job), NULL, wait);
+  while (!wait->done && !wait->lost)
+    g_main_context_iteration (NULL, TRUE);
+  g_source_remove (interrupt_id);
+  g_signal_handlers_disconnect_by_data (wait->job, wait);
+  if (wait->bar_shown)
+    g_printerr ("\r\033[K");
+  if (wait->lost)
+    {
+      g_set_error (error, G_DBUS_ERROR, G_DBUS_ERROR_DISCONNECTED,
+                   /* TRANSLATORS: %s is a D-Bus object path */
+                   _ ("groved went away during the import %s"),
+                   g_dbus_proxy_get_object_path (G_DBUS_PROXY (wait->job)));
+      return FALSE;
+    }
+  return TRUE;
+}
+
 static gboolean
 cmd_image_import (Ctl *ctl, const Command *command, int argc, char **argv, GError **error)
 {
   g_autofree char *tag = NULL;
   g_autofree char *path = NULL;
-  g_auto (GStrv) images = NULL;
+  g_autofree char *job_path = NULL;
+  g_autoptr (GroveDBusJob1) job = NULL;
+  const char *const *images = NULL;
+  const char *state = NULL;
+  ImportWait wait = { NULL, isatty (STDERR_FILENO), FALSE, FALSE, FALSE, FALSE };
   const GOptionEntry entries[]
       = { { "tag", 't', 0, G_OPTION_ARG_STRING, &tag, N_ ("Name the imported image"), N_ ("NAME") },
           { NULL } };
@@ -721,10 +843,27 @@ cmd_image_import (Ctl *ctl, const Command *command, int argc, char **argv, GErro
     return FALSE;
   /* the daemon resolves paths in its own working directory */
   path = g_canonicalize_filename (argv[1], NULL);
-  if (!grove_dbus_runtime1_call_import_image_sync (ctl->runtime, path, tag ? tag : "", &images,
+  if (!grove_dbus_runtime1_call_start_import_sync (ctl->runtime, path, tag ? tag : "", &job_path,
                                                    NULL, error))
     return FALSE;
-  for (guint i = 0; images[i] != NULL; i++)
+  job = grove_dbus_job1_proxy_new_sync (ctl->connection, G_DBUS_PROXY_FLAGS_NONE, GROVE_DBUS_NAME,
+                                        job_path, NULL, error);
+  if (job == NULL)
+    return FALSE;
+  wait.job = job;
+  if (!wait_job (&wait, error))
+    return FALSE;
+  state = grove_dbus_job1_get_state (job);
+  if (g_strcmp0 (state, "cancelled") == 0 && wait.interrupted)
+    {
+      g_printerr (_ ("grovectl: import cancelled\n"));
+      ctl->status = EXIT_INTERRUPTED;
+      return TRUE;
+    }
+  if (g_strcmp0 (state, "succeeded") != 0)
+    return grove_throw (error, GROVE_ERROR_FAILED, "%s", grove_dbus_job1_get_error (job));
+  images = grove_dbus_job1_get_result (job);
+  for (guint i = 0; images != NULL && images[i] != NULL; i++)
     {
       g_autofree char *id = path_basename (images[i]);
       g_print ("%s\n", id);

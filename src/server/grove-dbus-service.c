@@ -4,7 +4,8 @@
 /*
  * The D-Bus face of a GroveEngine: org.grove.Runtime1 at /org/grove/Runtime1 with an
  * ObjectManager, and one object per pod, container and image below it. It only translates
- * between D-Bus and the engine and store; the objects follow the engine's signals.
+ * between D-Bus and the engine and store; the objects follow the engine's signals. Long
+ * operations are org.grove.Job1 objects below /org/grove/Runtime1/jobs.
  */
 
 #include <string.h>
@@ -17,6 +18,11 @@
 #define GROVE_DBUS_PODS_PATH GROVE_DBUS_PATH "/pods/"
 #define GROVE_DBUS_CONTAINERS_PATH GROVE_DBUS_PATH "/containers/"
 #define GROVE_DBUS_IMAGES_PATH GROVE_DBUS_PATH "/images/"
+#define GROVE_DBUS_JOBS_PATH GROVE_DBUS_PATH "/jobs/"
+/* how long a finished job stays so that clients can read its result */
+#define JOB_KEEP_SECONDS 60
+/* progress reaches the bus at most this often */
+#define JOB_UPDATE_INTERVAL_US (G_USEC_PER_SEC / 10)
 
 struct _GroveDBusService
 {
@@ -24,6 +30,8 @@ struct _GroveDBusService
   GroveEngine *engine;
   GDBusObjectManagerServer *manager;
   GroveDBusRuntime1 *runtime;
+  GHashTable *jobs; /* object path → Job, running and recently finished */
+  guint64 next_job;
 };
 
 G_DEFINE_TYPE (GroveDBusService, grove_dbus_service, G_TYPE_OBJECT)
@@ -595,6 +603,275 @@ handle_import_image (GroveDBusRuntime1 *iface, GDBusMethodInvocation *invocation
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
+/* Jobs: an import as an org.grove.Job1 object */
+
+/*
+ * Shared between the main thread and the import's worker thread (only through the
+ * progress callback), hence atomically reference-counted; everything but @lock, @latest
+ * and @last_sent belongs to the main thread.
+ */
+typedef struct
+{
+  GroveDBusService *self; /* borrowed: the service drops its jobs before it goes */
+  char *path;
+  GroveDBusJob1 *iface;
+  GCancellable *cancellable;
+  GMainContext *context; /* where the service runs */
+  guint expire_id;
+  GMutex lock;
+  GroveImportProgress latest; /* guarded by @lock */
+  gint64 last_sent;           /* guarded by @lock */
+} Job;
+
+static void
+job_clear (gpointer data)
+{
+  Job *job = data;
+
+  g_clear_object (&job->iface);
+  g_clear_object (&job->cancellable);
+  g_clear_pointer (&job->context, g_main_context_unref);
+  g_clear_pointer (&job->path, g_free);
+  g_mutex_clear (&job->lock);
+}
+
+static Job *
+job_ref (Job *job)
+{
+  return g_atomic_rc_box_acquire (job);
+}
+
+static void
+job_unref (gpointer job)
+{
+  g_atomic_rc_box_release_full (job, job_clear);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Job, job_unref)
+
+static gboolean
+job_is_running (Job *job)
+{
+  return g_str_equal (grove_dbus_job1_get_state (job->iface), "running");
+}
+
+/* each layer to read counts equally, by the share of its bytes read */
+static void
+job_show_progress (Job *job, const GroveImportProgress *progress)
+{
+  double fraction = 0.0;
+  guint64 total = progress->bytes - progress->layer_bytes;
+
+  if (progress->layer_total > 0)
+    {
+      fraction = MIN (1.0, (double)progress->layer_bytes / (double)progress->layer_total);
+      total += (guint64)progress->layer_total;
+    }
+  total = MAX (total, progress->bytes);
+  if (progress->n_layers > 0)
+    grove_dbus_job1_set_progress (
+        job->iface, MIN (1.0, (progress->layer + fraction) / (double)progress->n_layers));
+  grove_dbus_job1_set_bytes_done (job->iface, progress->bytes);
+  grove_dbus_job1_set_bytes_total (job->iface, total);
+  grove_dbus_job1_set_files (job->iface, progress->files);
+}
+
+static gboolean
+job_update_cb (gpointer user_data)
+{
+  Job *job = user_data;
+  GroveImportProgress progress;
+
+  g_mutex_lock (&job->lock);
+  progress = job->latest;
+  g_mutex_unlock (&job->lock);
+  /* an update that comes after the end changes nothing */
+  if (job_is_running (job))
+    job_show_progress (job, &progress);
+  return G_SOURCE_REMOVE;
+}
+
+/* in the worker thread: keeps the latest progress, and hands it on at most 10 times a second */
+static void
+job_progress_cb (const GroveImportProgress *progress, gpointer user_data)
+{
+  Job *job = user_data;
+  gint64 now = g_get_monotonic_time ();
+  gboolean send = FALSE;
+
+  g_mutex_lock (&job->lock);
+  job->latest = *progress;
+  if (job->last_sent == 0 || now - job->last_sent >= JOB_UPDATE_INTERVAL_US)
+    {
+      job->last_sent = now;
+      send = TRUE;
+    }
+  g_mutex_unlock (&job->lock);
+  if (send)
+    g_main_context_invoke_full (job->context, G_PRIORITY_DEFAULT, job_update_cb, job_ref (job),
+                                job_unref);
+}
+
+static gboolean
+job_expire_cb (gpointer user_data)
+{
+  Job *job = user_data;
+  GroveDBusService *self = job->self;
+
+  job->expire_id = 0;
+  if (self->manager != NULL)
+    g_dbus_object_manager_server_unexport (self->manager, job->path);
+  g_hash_table_remove (self->jobs, job->path);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+handle_job_cancel (GroveDBusJob1 *iface, GDBusMethodInvocation *invocation,
+                   GCancellable *cancellable)
+{
+  g_cancellable_cancel (cancellable);
+  grove_dbus_job1_complete_cancel (iface, invocation);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static void
+unref_closure_data (gpointer data, GClosure *closure)
+{
+  g_object_unref (data);
+}
+
+/* a new running job, exported and in the service's table */
+static Job *
+job_new (GroveDBusService *self, const char *operation)
+{
+  const char *const none[] = { NULL };
+  Job *job = g_atomic_rc_box_new0 (Job);
+  g_autoptr (GroveDBusObjectSkeleton) object = NULL;
+
+  g_mutex_init (&job->lock);
+  job->self = self;
+  job->path = g_strdup_printf (GROVE_DBUS_JOBS_PATH "%" G_GUINT64_FORMAT, ++self->next_job);
+  job->cancellable = g_cancellable_new ();
+  job->context = g_main_context_ref_thread_default ();
+  job->iface = grove_dbus_job1_skeleton_new ();
+  grove_dbus_job1_set_version (job->iface, 1);
+  grove_dbus_job1_set_operation (job->iface, operation);
+  grove_dbus_job1_set_state (job->iface, "running");
+  grove_dbus_job1_set_result (job->iface, none);
+  grove_dbus_job1_set_error (job->iface, "");
+  g_signal_connect_data (job->iface, "handle-cancel", G_CALLBACK (handle_job_cancel),
+                         g_object_ref (job->cancellable), unref_closure_data, 0);
+  object = grove_dbus_object_skeleton_new (job->path);
+  grove_dbus_object_skeleton_set_job1 (object, job->iface);
+  g_dbus_object_manager_server_export (self->manager, G_DBUS_OBJECT_SKELETON (object));
+  g_hash_table_insert (self->jobs, g_strdup (job->path), job_ref (job));
+  return job;
+}
+
+/* sets the outcome, tells the clients, and keeps the job a while for them to read it */
+static void
+job_finish (Job *job, const char *const *result, const GError *error)
+{
+  GroveDBusService *self = job->self;
+  gboolean cancelled = error != NULL
+                       && (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)
+                           || g_cancellable_is_cancelled (job->cancellable));
+  const char *message = "";
+  GroveImportProgress progress;
+
+  g_mutex_lock (&job->lock);
+  progress = job->latest;
+  g_mutex_unlock (&job->lock);
+  job_show_progress (job, &progress);
+  if (error == NULL)
+    grove_dbus_job1_set_progress (job->iface, 1.0);
+  else
+    message = cancelled ? "the import was cancelled" : error->message;
+  grove_dbus_job1_set_result (job->iface, result);
+  grove_dbus_job1_set_error (job->iface, message);
+  grove_dbus_job1_set_state (job->iface,
+                             error == NULL ? "succeeded" : (cancelled ? "cancelled" : "failed"));
+  /* PropertiesChanged goes out before Completed, so the state is final when it comes */
+  g_dbus_interface_skeleton_flush (G_DBUS_INTERFACE_SKELETON (job->iface));
+  grove_dbus_job1_emit_completed (job->iface, error == NULL, message);
+  if (self->manager != NULL && g_hash_table_lookup (self->jobs, job->path) == job)
+    job->expire_id = g_timeout_add_seconds_full (G_PRIORITY_DEFAULT, JOB_KEEP_SECONDS,
+                                                 job_expire_cb, job_ref (job), job_unref);
+}
+
+/* an import job's run: keeps the service and the job until the import ends */
+typedef struct
+{
+  GroveDBusService *self;
+  Job *job;
+} JobRun;
+
+static void
+job_run_free (JobRun *run)
+{
+  g_clear_object (&run->self);
+  g_clear_pointer (&run->job, job_unref);
+  g_free (run);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (JobRun, job_run_free)
+
+static void
+start_import_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (JobRun) run = user_data;
+  g_autoptr (GError) local_error = NULL;
+  g_autoptr (GPtrArray) images
+      = grove_store_import_image_finish (GROVE_STORE (source), result, &local_error);
+  g_autoptr (GPtrArray) paths = g_ptr_array_new_with_free_func (g_free);
+
+  if (images == NULL)
+    g_debug ("import job %s: %s", run->job->path, local_error->message);
+  else
+    {
+      resync_images (run->self);
+      for (guint i = 0; i < images->len; i++)
+        g_ptr_array_add (paths, g_strconcat (GROVE_DBUS_IMAGES_PATH,
+                                             grove_image_get_id (images->pdata[i]), NULL));
+    }
+  g_ptr_array_add (paths, NULL);
+  job_finish (run->job, (const char *const *)paths->pdata, local_error);
+}
+
+static gboolean
+handle_start_import (GroveDBusRuntime1 *iface, GDBusMethodInvocation *invocation, const char *path,
+                     const char *tag, GroveDBusService *self)
+{
+  Job *job = job_new (self, "import");
+  JobRun *run = g_new0 (JobRun, 1);
+
+  run->self = g_object_ref (self);
+  run->job = job;
+  /* the job outlives the worker's progress calls: @run holds it until the callback */
+  grove_store_import_image_async (grove_engine_get_store (self->engine), path,
+                                  GROVE_IMAGE_FORMAT_AUTO, tag[0] != '\0' ? tag : NULL,
+                                  job_progress_cb, job, job->cancellable, start_import_cb, run);
+  grove_dbus_runtime1_complete_start_import (iface, invocation, job->path);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+/* ends the jobs' lives on the bus: running ones are cancelled, finished ones forgotten */
+static void
+drop_jobs (GroveDBusService *self)
+{
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, self->jobs);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      Job *job = value;
+      g_cancellable_cancel (job->cancellable);
+      g_clear_handle_id (&job->expire_id, g_source_remove);
+    }
+  g_hash_table_remove_all (self->jobs);
+}
+
 static gboolean
 handle_remove_image (GroveDBusRuntime1 *iface, GDBusMethodInvocation *invocation, const char *image,
                      GroveDBusService *self)
@@ -881,6 +1158,7 @@ connect_runtime_handlers (GroveDBusService *self)
     GCallback handler;
   } handlers[] = {
     { "handle-import-image", G_CALLBACK (handle_import_image) },
+    { "handle-start-import", G_CALLBACK (handle_start_import) },
     { "handle-remove-image", G_CALLBACK (handle_remove_image) },
     { "handle-tag-image", G_CALLBACK (handle_tag_image) },
     { "handle-untag-image", G_CALLBACK (handle_untag_image) },
@@ -909,6 +1187,7 @@ grove_dbus_service_finalize (GObject *object)
 {
   GroveDBusService *self = GROVE_DBUS_SERVICE (object);
 
+  g_clear_pointer (&self->jobs, g_hash_table_unref);
   g_clear_object (&self->runtime);
   g_clear_object (&self->engine);
   G_OBJECT_CLASS (grove_dbus_service_parent_class)->finalize (object);
@@ -926,6 +1205,7 @@ grove_dbus_service_class_init (GroveDBusServiceClass *klass)
 static void
 grove_dbus_service_init (GroveDBusService *self)
 {
+  self->jobs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, job_unref);
 }
 
 /**
@@ -1028,6 +1308,7 @@ grove_dbus_service_unexport (GroveDBusService *self)
   if (self->manager == NULL)
     return;
   g_signal_handlers_disconnect_by_data (self->engine, self);
+  drop_jobs (self);
   /* one by one, so that clients see InterfacesRemoved for each */
   objects = g_dbus_object_manager_get_objects (G_DBUS_OBJECT_MANAGER (self->manager));
   for (GList *l = objects; l != NULL; l = l->next)
