@@ -2,6 +2,7 @@
 #define G_LOG_DOMAIN "GroveTest"
 
 #include <fcntl.h>
+#include <sys/mount.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -202,5 +203,26 @@ grove_test_rmdir_cgroups (const char *parent)
     {
       g_autofree char *dir = g_build_filename ("/sys/fs/cgroup", name, parent, NULL);
       rmdir (dir);
+    }
+}
+
+/**
+ * grove_test_remove_engine_dirs:
+ * @tmpdir: (nullable): a test dir holding an engine's `run/` (and anything else)
+ * @cgroup_parent: (nullable): the engine's cgroup parent
+ *
+ * Removes what an engine leaves once its pods are gone: its cgroup parent, the bind mount
+ * the netns dir is of itself (as `ip netns` makes /run/netns), and the test dir.
+ */
+void
+grove_test_remove_engine_dirs (const char *tmpdir, const char *cgroup_parent)
+{
+  if (cgroup_parent != NULL)
+    grove_test_rmdir_cgroups (cgroup_parent);
+  if (tmpdir != NULL)
+    {
+      g_autofree char *netns_dir = g_build_filename (tmpdir, "run", "netns", NULL);
+      umount2 (netns_dir, MNT_DETACH);
+      grove_test_rm_rf (tmpdir);
     }
 }

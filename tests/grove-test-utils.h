@@ -15,5 +15,6 @@ guint grove_test_count_files (const char *path);
 void grove_test_result_cb (GObject *source, GAsyncResult *result, gpointer user_data);
 GAsyncResult *grove_test_wait_result (GAsyncResult **slot);
 void grove_test_rmdir_cgroups (const char *parent);
+void grove_test_remove_engine_dirs (const char *tmpdir, const char *cgroup_parent);
 
 G_END_DECLS

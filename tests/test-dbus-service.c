@@ -239,14 +239,7 @@ fixture_teardown (Fixture *fx, gconstpointer data)
   g_clear_pointer (&fx->bus_address, g_free);
   g_clear_object (&fx->engine);
   g_clear_object (&fx->store);
-  if (fx->cgroup_parent != NULL)
-    grove_test_rmdir_cgroups (fx->cgroup_parent);
-  if (fx->tmpdir != NULL)
-    {
-      g_autofree char *netns_dir = g_build_filename (fx->tmpdir, "run", "netns", NULL);
-      umount2 (netns_dir, MNT_DETACH);
-      grove_test_rm_rf (fx->tmpdir);
-    }
+  grove_test_remove_engine_dirs (fx->tmpdir, fx->cgroup_parent);
   g_clear_pointer (&fx->added, g_ptr_array_unref);
   g_clear_pointer (&fx->removed, g_ptr_array_unref);
   g_clear_pointer (&fx->changes, g_ptr_array_unref);

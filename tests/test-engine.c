@@ -150,15 +150,7 @@ fixture_teardown (Fixture *fx, gconstpointer data)
     }
   g_clear_object (&fx->engine);
   g_clear_object (&fx->store);
-  if (fx->cgroup_parent != NULL)
-    grove_test_rmdir_cgroups (fx->cgroup_parent);
-  if (fx->tmpdir != NULL)
-    {
-      /* the netns dir is a private bind mount of itself, as `ip netns` makes /run/netns */
-      g_autofree char *netns_dir = g_build_filename (fx->tmpdir, "run", "netns", NULL);
-      umount2 (netns_dir, MNT_DETACH);
-      grove_test_rm_rf (fx->tmpdir);
-    }
+  grove_test_remove_engine_dirs (fx->tmpdir, fx->cgroup_parent);
   g_clear_pointer (&fx->tmpdir, g_free);
   g_clear_pointer (&fx->cgroup_parent, g_free);
 }
