@@ -61,3 +61,30 @@ check() {
 json() {
   python3 -c "import json, sys; d = json.load(sys.stdin); print($1)"
 }
+
+# starts a dbus-daemon of the test's own: sets $bus and $dbus_pid
+grove_test_start_bus() {
+  local bus_out
+  bus_out=$(dbus-daemon --session --fork --print-address=1 --print-pid=1) || exit 99
+  bus=$(echo "$bus_out" | sed -n 1p)
+  dbus_pid=$(echo "$bus_out" | sed -n 2p)
+}
+
+# removes groved's pods, so that it takes down their containers, netns and mounts itself
+grove_test_remove_pods() {
+  for pod in $("$grovectl" --bus "$bus" -o json pod ls 2> /dev/null |
+    json '" ".join(p["Id"] for p in d)' 2> /dev/null); do
+    "$grovectl" --bus "$bus" pod rm "$pod" > /dev/null 2>&1
+  done
+}
+
+# stops groved ($groved_pid): SIGTERM, then SIGKILL after 10 s
+grove_test_stop_groved() {
+  kill -TERM "$groved_pid"
+  for _ in $(seq 100); do
+    kill -0 "$groved_pid" 2> /dev/null || break
+    sleep 0.1
+  done
+  kill -0 "$groved_pid" 2> /dev/null && kill -KILL "$groved_pid"
+  wait "$groved_pid" 2> /dev/null
+}

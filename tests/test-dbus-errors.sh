@@ -46,18 +46,8 @@ expect() {
 
 cleanup() {
   if [ -n "$groved_pid" ] && kill -0 "$groved_pid" 2> /dev/null; then
-    # pods first, so groved takes down their containers, netns and mounts itself
-    for pod in $("$grovectl" --bus "$bus" -o json pod ls 2> /dev/null |
-      json '" ".join(p["Id"] for p in d)' 2> /dev/null); do
-      "$grovectl" --bus "$bus" pod rm "$pod" > /dev/null 2>&1
-    done
-    kill -TERM "$groved_pid"
-    for _ in $(seq 100); do
-      kill -0 "$groved_pid" 2> /dev/null || break
-      sleep 0.1
-    done
-    kill -0 "$groved_pid" 2> /dev/null && kill -KILL "$groved_pid"
-    wait "$groved_pid" 2> /dev/null
+    grove_test_remove_pods
+    grove_test_stop_groved
   fi
   # a test that failed half-way may leave an infra container that no groved removed
   for dir in /proc/[0-9]*; do
@@ -79,9 +69,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-bus_out=$(dbus-daemon --session --fork --print-address=1 --print-pid=1) || exit 99
-bus=$(echo "$bus_out" | sed -n 1p)
-dbus_pid=$(echo "$bus_out" | sed -n 2p)
+grove_test_start_bus
 
 conf=$tmp/grove.conf
 printf '[runtime]\ncgroup_parent = /grove-test-%s\n' "$$" > "$conf"

@@ -12,18 +12,8 @@ groved_pid=
 
 cleanup() {
   if [ -n "$groved_pid" ] && kill -0 "$groved_pid" 2> /dev/null; then
-    # pods first, so groved takes down their containers, netns and mounts itself
-    for pod in $("$grovectl" --bus "$bus" -o json pod ls 2> /dev/null |
-      json '" ".join(p["Id"] for p in d)' 2> /dev/null); do
-      "$grovectl" --bus "$bus" pod rm "$pod" > /dev/null 2>&1
-    done
-    kill -TERM "$groved_pid"
-    for _ in $(seq 100); do
-      kill -0 "$groved_pid" 2> /dev/null || break
-      sleep 0.1
-    done
-    kill -0 "$groved_pid" 2> /dev/null && kill -KILL "$groved_pid"
-    wait "$groved_pid" 2> /dev/null
+    grove_test_remove_pods
+    grove_test_stop_groved
   fi
   [ -n "$dbus_pid" ] && kill "$dbus_pid" 2> /dev/null
   awk -v base="$tmp/" 'index($5, base) == 1 { print $5 }' /proc/self/mountinfo | sort -r |
@@ -35,9 +25,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-bus_out=$(dbus-daemon --session --fork --print-address=1 --print-pid=1) || exit 99
-bus=$(echo "$bus_out" | sed -n 1p)
-dbus_pid=$(echo "$bus_out" | sed -n 2p)
+grove_test_start_bus
 
 has_owner() {
   gdbus call --address "$bus" --dest org.freedesktop.DBus --object-path /org/freedesktop/DBus \

@@ -71,11 +71,7 @@ own_pids() {
 
 cleanup() {
   if [ -n "$groved_pid" ] && kill -0 "$groved_pid" 2> /dev/null; then
-    # pods first, so groved takes down their containers, netns and mounts itself
-    for pod in $("$grovectl" --bus "$bus" -o json pod ls 2> /dev/null |
-      json '" ".join(p["Id"] for p in d)' 2> /dev/null); do
-      "$grovectl" --bus "$bus" pod rm "$pod" > /dev/null 2>&1
-    done
+    grove_test_remove_pods
     stop_groved
   fi
   # a test that failed half-way may leave containers that no groved removed
@@ -93,9 +89,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-bus_out=$(dbus-daemon --session --fork --print-address=1 --print-pid=1) || exit 99
-bus=$(echo "$bus_out" | sed -n 1p)
-dbus_pid=$(echo "$bus_out" | sed -n 2p)
+grove_test_start_bus
 
 if ! start_groved "$tmp/groved.log"; then
   echo "Bail out! groved did not start: $(cat "$tmp/groved.log")"

@@ -24,9 +24,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-bus_out=$(dbus-daemon --session --fork --print-address=1 --print-pid=1) || exit 99
-bus=$(echo "$bus_out" | sed -n 1p)
-dbus_pid=$(echo "$bus_out" | sed -n 2p)
+grove_test_start_bus
 
 has_owner() {
   gdbus call --address "$bus" --dest org.freedesktop.DBus --object-path /org/freedesktop/DBus \
