@@ -840,6 +840,21 @@ grove_engine_wait_exit (GroveEngine *self, const char *id, guint timeout_ms,
   return TRUE;
 }
 
+/* a ready pod whose infra container has an exit file is not ready any more; any thread */
+static gboolean
+pod_apply_exit (GroveEngine *self, JsonObject *record)
+{
+  g_autofree char *exit_path
+      = g_build_filename (self->exit_dir, grove_record_string (record, "id"), NULL);
+
+  if (g_strcmp0 (grove_record_string (record, "state"), "ready") != 0
+      || !g_file_test (exit_path, G_FILE_TEST_EXISTS))
+    return FALSE;
+  json_object_set_string_member (record, "state", "notready");
+  json_object_set_int_member (record, "infraPid", 0);
+  return TRUE;
+}
+
 /* a container or infra container ended while no operation was under way on it */
 static void
 handle_exit (GroveEngine *self, const char *id)
@@ -856,14 +871,9 @@ handle_exit (GroveEngine *self, const char *id)
       grove_engine_persist (self, dir, "container.json", grove_container_get_record (container));
       g_signal_emit (self, signals[SIGNAL_CONTAINER_CHANGED], 0, container);
     }
-  if (pod != NULL && grove_pod_get_state (pod) == GROVE_POD_STATE_READY)
+  if (pod != NULL && pod_apply_exit (self, grove_pod_get_record (pod)))
     {
       g_autofree char *dir = grove_engine_pod_dir (self, id);
-      g_autofree char *exit_path = g_build_filename (self->exit_dir, id, NULL);
-      if (!g_file_test (exit_path, G_FILE_TEST_EXISTS))
-        return;
-      json_object_set_string_member (grove_pod_get_record (pod), "state", "notready");
-      json_object_set_int_member (grove_pod_get_record (pod), "infraPid", 0);
       grove_engine_persist (self, dir, "pod.json", grove_pod_get_record (pod));
       g_signal_emit (self, signals[SIGNAL_POD_CHANGED], 0, pod);
     }
@@ -1039,14 +1049,10 @@ recover_pod (GroveJob *job, JsonObject *record, GCancellable *cancellable)
   GroveEngine *self = job->engine;
   const char *id = grove_record_string (record, "id");
   g_autofree char *dir = grove_engine_pod_dir (self, id);
-  g_autofree char *exit_path = g_build_filename (self->exit_dir, id, NULL);
   g_autoptr (GError) local_error = NULL;
 
-  if (g_strcmp0 (grove_record_string (record, "state"), "ready") != 0
-      || !g_file_test (exit_path, G_FILE_TEST_EXISTS))
+  if (!pod_apply_exit (self, record))
     return;
-  json_object_set_string_member (record, "state", "notready");
-  json_object_set_int_member (record, "infraPid", 0);
   if (!grove_write_record (dir, "pod.json", record, &local_error))
     g_warning ("%s", local_error->message);
 }
