@@ -6,10 +6,13 @@
  * run. Each test removes its pods, so no mount, netns, cgroup or process outlives it.
  */
 
+#include <fcntl.h>
+#include <glib-unix.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -675,6 +678,230 @@ test_crun (Fixture *fx, gconstpointer data)
   wait_log (container, "stdout:hello from crun\n");
 }
 
+static GroveExecSession *
+exec_start (Fixture *fx, const char *container_id, const GroveExecOptions *options, GError **error)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+
+  grove_engine_exec_async (fx->engine, container_id, options, NULL, grove_test_result_cb, &result);
+  return grove_engine_exec_finish (fx->engine, grove_test_wait_result (&result), error);
+}
+
+static void
+wait_session_exited (GroveExecSession *session, guint seconds)
+{
+  gint64 deadline = g_get_monotonic_time () + seconds * G_USEC_PER_SEC;
+
+  while (grove_exec_session_get_state (session) != GROVE_EXEC_STATE_EXITED)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_main_context_iteration (NULL, FALSE);
+      g_usleep (5000);
+    }
+}
+
+/* reads @fd until end of file (the session closes its copy when the process has ended) */
+static char *
+read_to_end (int fd)
+{
+  GString *out = g_string_new (NULL);
+  char buffer[4096];
+  ssize_t n = 0;
+
+  while ((n = read (fd, buffer, sizeof buffer)) > 0)
+    g_string_append_len (out, buffer, n);
+  g_assert_cmpint (n, ==, 0);
+  return g_string_free (out, FALSE);
+}
+
+/* reads @fd (turning the main loop) until what came contains @expected */
+static void
+wait_output (int fd, GString *seen, const char *expected)
+{
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+  g_assert_true (g_unix_set_fd_nonblocking (fd, TRUE, NULL));
+  while (strstr (seen->str, expected) == NULL)
+    {
+      char buffer[4096];
+      ssize_t n = read (fd, buffer, sizeof buffer);
+
+      if (n > 0)
+        g_string_append_len (seen, buffer, n);
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_main_context_iteration (NULL, FALSE);
+      g_usleep (5000);
+    }
+}
+
+static guint
+count_exec_dirs (Fixture *fx, const char *container_id)
+{
+  g_autofree char *run_dir = g_build_filename (fx->tmpdir, "run", "containers", container_id, NULL);
+  g_autoptr (GDir) dir = g_dir_open (run_dir, 0, NULL);
+  const char *name = NULL;
+  guint count = 0;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    count += g_str_has_prefix (name, "exec-");
+  return count;
+}
+
+/* stdin in, stdout and stderr apart, the exit code; the session's fds close at the end */
+static void
+exec_pipes (Fixture *fx, const char *container_id)
+{
+  const char *argv[] = { "/bin/sh", "-c", "cat; echo err >&2; exit 5", NULL };
+  const char *env[] = { "GREETING=hi", NULL };
+  int in[2], out[2], err[2];
+  GroveExecOptions options = { .argv = argv, .env = env };
+  g_autoptr (GroveExecSession) session = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *out_text = NULL;
+  g_autofree char *err_text = NULL;
+
+  g_assert_true (g_unix_open_pipe (in, FD_CLOEXEC, NULL));
+  g_assert_true (g_unix_open_pipe (out, FD_CLOEXEC, NULL));
+  g_assert_true (g_unix_open_pipe (err, FD_CLOEXEC, NULL));
+  options.stdin_fd = in[0];
+  options.stdout_fd = out[1];
+  options.stderr_fd = err[1];
+  session = exec_start (fx, container_id, &options, &error);
+  g_assert_no_error (error);
+  /* the session holds its own copies */
+  close (in[0]);
+  close (out[1]);
+  close (err[1]);
+  g_assert_cmpint (grove_exec_session_get_state (session), ==, GROVE_EXEC_STATE_RUNNING);
+  g_assert_cmpint (grove_exec_session_get_pid (session), >, 0);
+  g_assert_cmpint (write (in[1], "hello\nworld", 11), ==, 11);
+  close (in[1]);
+  wait_session_exited (session, 20);
+  g_assert_cmpint (grove_exec_session_get_exit_code (session), ==, 5);
+  out_text = read_to_end (out[0]);
+  err_text = read_to_end (err[0]);
+  g_assert_cmpstr (out_text, ==, "hello\nworld");
+  g_assert_cmpstr (err_text, ==, "err\n");
+  close (out[0]);
+  close (err[0]);
+  g_assert_cmpuint (count_exec_dirs (fx, container_id), ==, 0);
+}
+
+/* a terminal of the asked size that follows a resize; stdout and stderr are one stream */
+static void
+exec_tty (Fixture *fx, const char *container_id)
+{
+  const char *argv[]
+      = { "/bin/sh", "-c", "stty size; echo on-tty >&2; read x; stty size; exit 3", NULL };
+  int sockets[2];
+  GroveExecOptions options = { .argv = argv, .tty = TRUE, .rows = 33, .cols = 77 };
+  g_autoptr (GroveExecSession) session = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GString) seen = g_string_new (NULL);
+
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sockets), ==, 0);
+  options.stdin_fd = options.stdout_fd = sockets[1];
+  options.stderr_fd = -1;
+  session = exec_start (fx, container_id, &options, &error);
+  g_assert_no_error (error);
+  close (sockets[1]);
+  wait_output (sockets[0], seen, "on-tty");
+  g_assert_nonnull (strstr (seen->str, "33 77\r\n"));
+  g_assert_true (grove_exec_session_resize (session, 40, 100, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (write (sockets[0], "\n", 1), ==, 1);
+  wait_output (sockets[0], seen, "40 100\r\n");
+  wait_session_exited (session, 20);
+  g_assert_cmpint (grove_exec_session_get_exit_code (session), ==, 3);
+  g_assert_false (grove_exec_session_resize (session, 1, 1, &error));
+  g_assert_error (error, GROVE_ERROR, GROVE_ERROR_WRONG_STATE);
+  close (sockets[0]);
+}
+
+/* kill, a command that does not exist, and a dropped session taking its process along */
+static void
+exec_kill_and_errors (Fixture *fx, const char *container_id)
+{
+  const char *sleep_argv[] = { "/bin/sleep", "1000", NULL };
+  const char *missing_argv[] = { "/no/such/program", NULL };
+  GroveExecOptions options
+      = { .argv = sleep_argv, .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1 };
+  g_autoptr (GroveExecSession) session = NULL;
+  g_autoptr (GError) error = NULL;
+  GroveExecSession *weak = NULL;
+  gint64 deadline = 0;
+  int pid = 0;
+
+  session = exec_start (fx, container_id, &options, &error);
+  g_assert_no_error (error);
+  g_assert_false (grove_exec_session_resize (session, 10, 10, &error));
+  g_assert_error (error, GROVE_ERROR, GROVE_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  g_assert_true (grove_exec_session_kill (session, SIGKILL, &error));
+  g_assert_no_error (error);
+  wait_session_exited (session, 20);
+  g_assert_cmpint (grove_exec_session_get_exit_code (session), ==, 137);
+  g_clear_object (&session);
+
+  /* the session lives on without the caller's reference, until the process ends */
+  session = exec_start (fx, container_id, &options, &error);
+  g_assert_no_error (error);
+  pid = grove_exec_session_get_pid (session);
+  weak = session;
+  g_object_add_weak_pointer (G_OBJECT (weak), (gpointer *)&weak);
+  g_clear_object (&session);
+  g_assert_nonnull (weak);
+  g_assert_true (grove_exec_session_kill (weak, SIGTERM, &error));
+  g_assert_no_error (error);
+  deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  while (weak != NULL)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_main_context_iteration (NULL, FALSE);
+      g_usleep (5000);
+    }
+  g_assert_cmpint (kill (pid, 0), ==, -1);
+
+  options.argv = missing_argv;
+  g_assert_null (exec_start (fx, container_id, &options, &error));
+  g_assert_error (error, GROVE_ERROR, GROVE_ERROR_FAILED);
+  g_assert_nonnull (strstr (error->message, "/no/such/program"));
+  g_clear_error (&error);
+  g_assert_null (exec_start (fx, "no-such-container", &options, &error));
+  g_assert_error (error, GROVE_ERROR, GROVE_ERROR_NOT_FOUND);
+  g_assert_cmpuint (count_exec_dirs (fx, container_id), ==, 0);
+}
+
+static void
+test_exec_session (Fixture *fx, gconstpointer data)
+{
+  g_autoptr (JsonObject) config = NULL;
+  g_autoptr (GrovePod) pod = NULL;
+  g_autoptr (GroveContainer) container = NULL;
+  const char *argv[] = { "/bin/true", NULL };
+  GroveExecOptions options = { .argv = argv, .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1 };
+  g_autoptr (GError) error = NULL;
+
+  if (fx->engine == NULL)
+    return;
+  if (data != NULL && g_find_program_in_path (data) == NULL)
+    {
+      g_test_skip ("crun is not installed");
+      return;
+    }
+  config = pod_config ("exec", NULL);
+  pod = run_pod (fx, config, data);
+  container = create_container (fx, pod, "shell", "exec sleep 1000", NULL);
+  g_assert_null (exec_start (fx, grove_container_get_id (container), &options, &error));
+  g_assert_error (error, GROVE_ERROR, GROVE_ERROR_WRONG_STATE);
+  g_clear_error (&error);
+  start_container (fx, container);
+  exec_pipes (fx, grove_container_get_id (container));
+  exec_tty (fx, grove_container_get_id (container));
+  exec_kill_and_errors (fx, grove_container_get_id (container));
+  stop_container (fx, container, 1);
+}
+
 /* filters by ID prefix, state and labels; log rotation; an OOM kill says so */
 static void
 test_list_log_oom (Fixture *fx, gconstpointer data)
@@ -762,5 +989,7 @@ main (int argc, char **argv)
   ADD ("recovery", NULL, test_recovery);
   ADD ("crun", NULL, test_crun);
   ADD ("list-log-oom", NULL, test_list_log_oom);
+  ADD ("exec-session", NULL, test_exec_session);
+  ADD ("exec-session-crun", "crun", test_exec_session);
   return g_test_run ();
 }

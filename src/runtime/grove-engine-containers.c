@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "grove-engine-private.h"
+#include "grove-exec-session-private.h"
 #include "grove-utils.h"
 
 /*
@@ -573,6 +574,80 @@ grove_engine_exec_sync_finish (GroveEngine *self, GAsyncResult *result, GError *
 {
   GroveJob *job = grove_engine_job_finish (self, result, grove_engine_exec_sync_async, error);
   return job ? g_steal_pointer (&job->exec_result) : NULL;
+}
+
+static void
+exec_started_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GTask) task = user_data;
+  g_autoptr (GError) local_error = NULL;
+  GroveExecSession *session = grove_exec_session_start_finish (result, &local_error);
+
+  if (session == NULL)
+    return g_task_return_error (task, g_steal_pointer (&local_error));
+  g_task_return_pointer (task, session, g_object_unref);
+}
+
+/**
+ * grove_engine_exec_async:
+ * @self: a #GroveEngine
+ * @container_id: a running container
+ * @options: the command, its terminal and the fds its stdio is copied to and from
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called once the process runs, or could not be started
+ * @user_data: closure
+ *
+ * Starts a process in the container, with the container's user, environment and
+ * capabilities. The session keeps itself alive until the process has ended and its output
+ * has been written (#GroveExecSession::exited); grove_exec_session_kill() ends it early.
+ */
+void
+grove_engine_exec_async (GroveEngine *self, const char *container_id,
+                         const GroveExecOptions *options, GCancellable *cancellable,
+                         GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_autoptr (GTask) task = g_task_new (self, cancellable, callback, user_data);
+  g_autoptr (GError) local_error = NULL;
+  g_autoptr (GroveContainer) container = NULL;
+  g_autofree char *bundle = NULL;
+  g_autofree char *run_dir = NULL;
+  GroveOciRuntime *runtime = NULL;
+
+  g_return_if_fail (GROVE_IS_ENGINE (self));
+  g_return_if_fail (options != NULL);
+  g_task_set_source_tag (task, grove_engine_exec_async);
+  container = grove_engine_get_container (self, container_id, &local_error);
+  if (container == NULL)
+    return g_task_return_error (task, g_steal_pointer (&local_error));
+  if (grove_container_get_state (container) != GROVE_CONTAINER_STATE_RUNNING)
+    return g_task_return_new_error (task, GROVE_ERROR, GROVE_ERROR_WRONG_STATE,
+                                    "container %s is not running",
+                                    grove_container_get_id (container));
+  runtime = g_hash_table_lookup (self->handlers, grove_container_get_handler (container));
+  if (runtime == NULL)
+    return g_task_return_new_error (task, GROVE_ERROR, GROVE_ERROR_FAILED,
+                                    "container %s runs on the unknown runtime handler '%s'",
+                                    grove_container_get_id (container),
+                                    grove_container_get_handler (container));
+  bundle = grove_engine_container_dir (self, grove_container_get_id (container));
+  run_dir = grove_engine_run_dir (self, grove_container_get_id (container));
+  grove_exec_session_start_async (runtime, grove_container_get_id (container), bundle, run_dir,
+                                  options, cancellable, exec_started_cb, g_steal_pointer (&task));
+}
+
+/**
+ * grove_engine_exec_finish:
+ * @self: a #GroveEngine
+ * @result: the #GAsyncResult
+ * @error: return location
+ *
+ * Returns: (transfer full) (nullable): the running session, or %NULL with @error set
+ */
+GroveExecSession *
+grove_engine_exec_finish (GroveEngine *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
 }
 
 /**

@@ -5,6 +5,7 @@
 #include <json-glib/json-glib.h>
 
 #include "grove-container.h"
+#include "grove-exec-session.h"
 #include "grove-oci-runtime.h"
 #include "grove-pod.h"
 #include "grove-store.h"
@@ -107,6 +108,11 @@ void grove_engine_exec_sync_async (GroveEngine *self, const char *container_id,
                                    gpointer user_data);
 GroveExecResult *grove_engine_exec_sync_finish (GroveEngine *self, GAsyncResult *result,
                                                 GError **error);
+void grove_engine_exec_async (GroveEngine *self, const char *container_id,
+                              const GroveExecOptions *options, GCancellable *cancellable,
+                              GAsyncReadyCallback callback, gpointer user_data);
+GroveExecSession *grove_engine_exec_finish (GroveEngine *self, GAsyncResult *result,
+                                            GError **error);
 gboolean grove_engine_reopen_log (GroveEngine *self, const char *container_id, GError **error);
 
 G_END_DECLS

@@ -12,12 +12,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "grove-oci-runtime.h"
+#include "grove-oci-runtime-private.h"
 #include "grove-utils.h"
 
-/* the fds conmon finds its pipes on (named in _OCI_SYNCPIPE / _OCI_STARTPIPE) */
-#define SYNC_PIPE_CHILD_FD 3
-#define START_PIPE_CHILD_FD 4
+#define SYNC_PIPE_CHILD_FD GROVE_CONMON_SYNC_PIPE_FD
+#define START_PIPE_CHILD_FD GROVE_CONMON_START_PIPE_FD
 /* conmon 2.1.6 reopens its log files on control message type 2 ("type height width") */
 #define REOPEN_LOGS_MESSAGE "2 0 0\n"
 /* what conmon says on the sync pipe when -T ran out */
@@ -663,13 +662,61 @@ grove_oci_runtime_state_finish (GroveOciRuntime *self, GAsyncResult *result, cha
 
 /* ---- conmon ---- */
 
-/*
- * A pipe whose write end (create: sync) or read end (create: start) goes to conmon as
- * @child_fd; the launcher owns the child's end and closes it when it is freed.
+/**
+ * grove_oci_runtime_get_conmon_path:
+ * @self: a #GroveOciRuntime
+ *
+ * Returns: the conmon binary this runtime is driven through
  */
-static int
-pipe_to_launcher (GSubprocessLauncher *launcher, gboolean child_writes, int child_fd,
-                  const char *env_name, GError **error)
+const char *
+grove_oci_runtime_get_conmon_path (GroveOciRuntime *self)
+{
+  g_return_val_if_fail (GROVE_IS_OCI_RUNTIME (self), NULL);
+  return self->conmon_path;
+}
+
+/**
+ * grove_oci_runtime_get_conmon_runtime:
+ * @self: a #GroveOciRuntime
+ *
+ * Returns: what conmon runs as the runtime (`-r`): the binary, or a wrapper script
+ */
+const char *
+grove_oci_runtime_get_conmon_runtime (GroveOciRuntime *self)
+{
+  g_return_val_if_fail (GROVE_IS_OCI_RUNTIME (self), NULL);
+  return self->conmon_runtime;
+}
+
+/**
+ * grove_oci_runtime_get_state_root:
+ * @self: a #GroveOciRuntime
+ *
+ * Returns: the runtime's `--root`
+ */
+const char *
+grove_oci_runtime_get_state_root (GroveOciRuntime *self)
+{
+  g_return_val_if_fail (GROVE_IS_OCI_RUNTIME (self), NULL);
+  return self->state_root;
+}
+
+/**
+ * grove_conmon_pipe_to_launcher:
+ * @launcher: conmon's launcher
+ * @child_writes: whether conmon writes the pipe (sync, attach) or reads it (start)
+ * @child_fd: the fd conmon finds its end on
+ * @env_name: the variable that tells conmon @child_fd
+ * @error: return location
+ *
+ * Makes a pipe whose other end goes to conmon as @child_fd; the launcher owns the child's
+ * end and closes it when it is freed.
+ *
+ * Returns: the parent's end, or -1 with @error set
+ */
+int
+grove_conmon_pipe_to_launcher (GSubprocessLauncher *launcher, gboolean child_writes, int child_fd,
+                               const char *env_name, GError **error)
 {
   int fds[2] = { -1, -1 };
   g_autofree char *fd_text = g_strdup_printf ("%d", child_fd);
@@ -681,9 +728,20 @@ pipe_to_launcher (GSubprocessLauncher *launcher, gboolean child_writes, int chil
   return fds[child_writes ? 0 : 1];
 }
 
-/* parses one sync-pipe line: {"data": N} or {"data": -1, "message": "..."} */
-static gboolean
-parse_sync_line (const char *line, gint64 *out_data, char **out_message, GError **error)
+/**
+ * grove_conmon_parse_sync_line:
+ * @line: one line conmon wrote
+ * @out_data: (out): the number in it
+ * @out_message: (out) (transfer full): the message, "" when there is none
+ * @error: return location
+ *
+ * Parses one sync-pipe line: `{"data": N}` or `{"data": -1, "message": "..."}`.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+grove_conmon_parse_sync_line (const char *line, gint64 *out_data, char **out_message,
+                              GError **error)
 {
   g_autoptr (JsonParser) parser = json_parser_new ();
   g_autoptr (GError) local_error = NULL;
@@ -704,9 +762,16 @@ parse_sync_line (const char *line, gint64 *out_data, char **out_message, GError 
   return TRUE;
 }
 
-/* conmon writes its stderr only before it detaches; after that its fds are /dev/null */
-static char *
-conmon_failure_text (GSubprocess *conmon, GBytes *stderr_data)
+/**
+ * grove_conmon_failure_text:
+ * @conmon: an exited conmon
+ * @stderr_data: (nullable): what it wrote to stderr (only before it detached: after that
+ *   its fds are /dev/null)
+ *
+ * Returns: (transfer full): why conmon failed, for an error message
+ */
+char *
+grove_conmon_failure_text (GSubprocess *conmon, GBytes *stderr_data)
 {
   gsize len = 0;
   const char *text = stderr_data != NULL ? g_bytes_get_data (stderr_data, &len) : NULL;
@@ -737,7 +802,8 @@ conmon_launcher_new (int *out_sync_fd, GError **error)
   g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (
       G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
 
-  *out_sync_fd = pipe_to_launcher (launcher, TRUE, SYNC_PIPE_CHILD_FD, "_OCI_SYNCPIPE", error);
+  *out_sync_fd
+      = grove_conmon_pipe_to_launcher (launcher, TRUE, SYNC_PIPE_CHILD_FD, "_OCI_SYNCPIPE", error);
   if (*out_sync_fd < 0)
     return NULL;
   return g_steal_pointer (&launcher);
@@ -926,7 +992,8 @@ create_spawn_conmon (GroveOciRuntime *self, const GroveCreateOptions *options, i
   launcher = conmon_launcher_new (&sync_fd, error);
   if (launcher == NULL)
     return NULL;
-  start_fd = pipe_to_launcher (launcher, FALSE, START_PIPE_CHILD_FD, "_OCI_STARTPIPE", error);
+  start_fd = grove_conmon_pipe_to_launcher (launcher, FALSE, START_PIPE_CHILD_FD, "_OCI_STARTPIPE",
+                                            error);
   if (start_fd < 0)
     return NULL;
   /* the files go to the run dir */
@@ -994,12 +1061,12 @@ create_parse_result (GroveOciRuntime *self, CreateData *data, GError **error)
 
   if (data->sync_line == NULL)
     {
-      g_autofree char *why = conmon_failure_text (data->conmon, data->conmon_stderr);
+      g_autofree char *why = grove_conmon_failure_text (data->conmon, data->conmon_stderr);
       return grove_throw (error, GROVE_ERROR_FAILED, "%s create %s: %s%s%s", self->name,
                           data->container_id, why, data->sync_error != NULL ? "; " : "",
                           data->sync_error != NULL ? data->sync_error->message : "");
     }
-  if (!parse_sync_line (data->sync_line, &value, &message, error))
+  if (!grove_conmon_parse_sync_line (data->sync_line, &value, &message, error))
     return g_prefix_error (error, "%s create %s: ", self->name, data->container_id), FALSE;
   if (value <= 0 || value > G_MAXINT)
     return grove_throw (error, GROVE_ERROR_FAILED, "%s create %s: %s", self->name,
@@ -1187,9 +1254,42 @@ exec_data_free (ExecData *data)
   g_free (data);
 }
 
-/* the bundle's process with other args and no terminal: what `runtime exec --process` takes */
-static char *
-exec_process_spec (const char *bundle, const char *const *argv, GError **error)
+/* replaces (or adds) the entries of @env whose key an entry of @overrides names */
+static void
+merge_env (JsonObject *process, const char *const *overrides)
+{
+  JsonArray *env = json_object_get_array_member (process, "env");
+  g_autoptr (JsonArray) merged = json_array_new ();
+
+  for (guint i = 0; env != NULL && i < json_array_get_length (env); i++)
+    {
+      const char *entry = json_array_get_string_element (env, i);
+      const char *eq = entry != NULL ? strchr (entry, '=') : NULL;
+      gboolean replaced = FALSE;
+
+      for (guint j = 0; eq != NULL && overrides[j] != NULL && !replaced; j++)
+        replaced = strncmp (overrides[j], entry, eq - entry + 1) == 0;
+      if (entry != NULL && !replaced)
+        json_array_add_string_element (merged, entry);
+    }
+  for (guint j = 0; overrides[j] != NULL; j++)
+    json_array_add_string_element (merged, overrides[j]);
+  json_object_set_array_member (process, "env", g_steal_pointer (&merged));
+}
+
+/**
+ * grove_oci_exec_process_spec:
+ * @bundle: the container's bundle
+ * @options: the command, environment, working directory and terminal
+ * @error: return location
+ *
+ * The bundle's process (user, environment, capabilities...) with @options applied: what
+ * `runtime exec --process` takes.
+ *
+ * Returns: (transfer full) (nullable): the process as JSON text
+ */
+char *
+grove_oci_exec_process_spec (const char *bundle, const GroveExecOptions *options, GError **error)
 {
   g_autofree char *config_path = g_build_filename (bundle, "config.json", NULL);
   g_autoptr (GBytes) config = grove_read_file_at (AT_FDCWD, config_path, CONFIG_MAX_SIZE, error);
@@ -1210,13 +1310,27 @@ exec_process_spec (const char *bundle, const char *const *argv, GError **error)
     return grove_throw (error, GROVE_ERROR_INVALID_ARGUMENT, "%s has no \"process\" object",
                         config_path),
            NULL;
+  /* json_node_copy is shallow: the parser owns the tree and lives until we are done */
   process_node = json_node_copy (json_object_get_member (json_node_get_object (root), "process"));
   process = json_node_get_object (process_node);
   args = json_array_new ();
-  for (guint i = 0; argv[i] != NULL; i++)
-    json_array_add_string_element (args, argv[i]);
+  for (guint i = 0; options->argv[i] != NULL; i++)
+    json_array_add_string_element (args, options->argv[i]);
   json_object_set_array_member (process, "args", args);
-  json_object_set_boolean_member (process, "terminal", FALSE);
+  json_object_set_boolean_member (process, "terminal", options->tty);
+  json_object_remove_member (process, "consoleSize");
+  if (options->tty && options->rows > 0 && options->cols > 0)
+    {
+      JsonObject *size = json_object_new ();
+
+      json_object_set_int_member (size, "height", options->rows);
+      json_object_set_int_member (size, "width", options->cols);
+      json_object_set_object_member (process, "consoleSize", size);
+    }
+  if (options->env != NULL)
+    merge_env (process, options->env);
+  if (options->workdir != NULL)
+    json_object_set_string_member (process, "cwd", options->workdir);
   return json_to_string (process_node, FALSE);
 }
 
@@ -1276,7 +1390,8 @@ exec_prepare_tmp_dir (ExecData *data, const char *bundle, const char *run_dir,
 {
   g_autofree char *tmpl
       = g_build_filename (run_dir != NULL ? run_dir : g_get_tmp_dir (), "exec-XXXXXX", NULL);
-  g_autofree char *spec = exec_process_spec (bundle, argv, error);
+  GroveExecOptions options = { .argv = argv, .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1 };
+  g_autofree char *spec = grove_oci_exec_process_spec (bundle, &options, error);
   g_autofree char *spec_path = NULL;
   g_autofree char *scratch_bundle = NULL;
   g_autofree char *exit_dir = NULL;
@@ -1387,14 +1502,15 @@ exec_parse_result (GroveOciRuntime *self, ExecData *data, int *out_exit_code, GE
 
   if (data->sync_lines->len == 0)
     {
-      g_autofree char *why = conmon_failure_text (data->conmon, data->conmon_stderr);
+      g_autofree char *why = grove_conmon_failure_text (data->conmon, data->conmon_stderr);
       return grove_throw (error, GROVE_ERROR_FAILED, "%s exec in %s: %s", self->name,
                           data->container_id, why);
     }
   for (guint i = 0; i < MIN (data->sync_lines->len, 2); i++)
     {
       g_clear_pointer (&message, g_free);
-      if (!parse_sync_line (g_ptr_array_index (data->sync_lines, i), &value, &message, error))
+      if (!grove_conmon_parse_sync_line (g_ptr_array_index (data->sync_lines, i), &value, &message,
+                                         error))
         return g_prefix_error (error, "%s exec in %s: ", self->name, data->container_id), FALSE;
       if (value < 0 && g_strcmp0 (message, CONMON_TIMED_OUT_MESSAGE) == 0)
         return throw_exec_timed_out (error, data->container_id, data->timeout_seconds);
@@ -1405,7 +1521,7 @@ exec_parse_result (GroveOciRuntime *self, ExecData *data, int *out_exit_code, GE
     }
   if (data->sync_lines->len < 2)
     {
-      g_autofree char *why = conmon_failure_text (data->conmon, data->conmon_stderr);
+      g_autofree char *why = grove_conmon_failure_text (data->conmon, data->conmon_stderr);
       return grove_throw (error, GROVE_ERROR_FAILED, "%s exec in %s: no exit code reported (%s)",
                           self->name, data->container_id, why);
     }
@@ -1452,7 +1568,8 @@ exec_note_pid (ExecData *data, const char *line)
   g_autofree char *message = NULL;
   gint64 value = 0;
 
-  if (!parse_sync_line (line, &value, &message, NULL) || value <= 0 || value > G_MAXINT)
+  if (!grove_conmon_parse_sync_line (line, &value, &message, NULL) || value <= 0
+      || value > G_MAXINT)
     return;
   g_atomic_int_set (&data->pid, (int)value);
   if (g_cancellable_is_cancelled (data->cancellable))
