@@ -2,6 +2,7 @@
 #define G_LOG_DOMAIN "GroveTest"
 
 #include <fcntl.h>
+#include <glib-unix.h>
 #include <sys/mount.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -224,5 +225,28 @@ grove_test_remove_engine_dirs (const char *tmpdir, const char *cgroup_parent)
       g_autofree char *netns_dir = g_build_filename (tmpdir, "run", "netns", NULL);
       umount2 (netns_dir, MNT_DETACH);
       grove_test_rm_rf (tmpdir);
+    }
+}
+
+/* reads @fd (turning the main loop, so that a service in this process can write) until
+ * what came in @seen contains @expected; fails the test after 20 s */
+void
+grove_test_read_until (int fd, GString *seen, const char *expected)
+{
+  gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+
+  g_assert_true (g_unix_set_fd_nonblocking (fd, TRUE, NULL));
+  while (strstr (seen->str, expected) == NULL)
+    {
+      char buffer[4096];
+      ssize_t n = read (fd, buffer, sizeof buffer);
+
+      if (n > 0)
+        g_string_append_len (seen, buffer, n);
+      if (g_get_monotonic_time () >= deadline)
+        g_test_message ("waited in vain for \"%s\" in: %s", expected, seen->str);
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_main_context_iteration (NULL, FALSE);
+      g_usleep (5000);
     }
 }

@@ -12,6 +12,7 @@ void grove_test_mkimage (const char *first_arg, ...) G_GNUC_NULL_TERMINATED;
 int grove_test_run (char **out_stdout, const char *first_arg, ...) G_GNUC_NULL_TERMINATED;
 guint64 grove_test_du (const char *path);
 guint grove_test_count_files (const char *path);
+void grove_test_read_until (int fd, GString *seen, const char *expected);
 void grove_test_result_cb (GObject *source, GAsyncResult *result, gpointer user_data);
 GAsyncResult *grove_test_wait_result (GAsyncResult **slot);
 void grove_test_rmdir_cgroups (const char *parent);

@@ -8,9 +8,13 @@
  * turns the main loop while it waits.
  */
 
+#include <fcntl.h>
+#include <gio/gunixfdlist.h>
+#include <glib-unix.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "grove-dbus-generated.h"
@@ -248,18 +252,26 @@ fixture_teardown (Fixture *fx, gconstpointer data)
   g_clear_pointer (&fx->cgroup_parent, g_free);
 }
 
-/* a method call from the client connection, waited for with the main loop turning */
+/* a method call from @connection, waited for with the main loop turning */
+static GVariant *
+call_from (Fixture *fx, GDBusConnection *connection, const char *path, const char *interface,
+           const char *method, GVariant *parameters, const char *reply_type, GError **error)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+
+  g_dbus_connection_call (connection, g_dbus_connection_get_unique_name (fx->service_connection),
+                          path, interface, method, parameters,
+                          reply_type ? G_VARIANT_TYPE (reply_type) : NULL, G_DBUS_CALL_FLAGS_NONE,
+                          60 * 1000, NULL, grove_test_result_cb, &result);
+  return g_dbus_connection_call_finish (connection, grove_test_wait_result (&result), error);
+}
+
+/* a method call from the client connection */
 static GVariant *
 call (Fixture *fx, const char *path, const char *interface, const char *method,
       GVariant *parameters, const char *reply_type, GError **error)
 {
-  g_autoptr (GAsyncResult) result = NULL;
-
-  g_dbus_connection_call (fx->client, g_dbus_connection_get_unique_name (fx->service_connection),
-                          path, interface, method, parameters,
-                          reply_type ? G_VARIANT_TYPE (reply_type) : NULL, G_DBUS_CALL_FLAGS_NONE,
-                          60 * 1000, NULL, grove_test_result_cb, &result);
-  return g_dbus_connection_call_finish (fx->client, grove_test_wait_result (&result), error);
+  return call_from (fx, fx->client, path, interface, method, parameters, reply_type, error);
 }
 
 static GVariant *
@@ -875,6 +887,231 @@ test_import_job (Fixture *fx, gconstpointer data)
   g_free (watch.cancelled);
 }
 
+/* Container1.Exec from @connection with @options; the fds in @fds go along */
+static char *
+start_exec (Fixture *fx, GDBusConnection *connection, const char *container_path,
+            const char *script, GVariant *options, GUnixFDList *fds, GError **error)
+{
+  const char *const argv[] = { "/bin/sh", "-c", script, NULL };
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GVariant) reply = NULL;
+  char *path = NULL;
+
+  g_dbus_connection_call_with_unix_fd_list (
+      connection, g_dbus_connection_get_unique_name (fx->service_connection), container_path,
+      "org.grove.Container1", "Exec", g_variant_new ("(^as@a{sv})", argv, options),
+      G_VARIANT_TYPE ("(o)"), G_DBUS_CALL_FLAGS_NONE, 60 * 1000, fds, NULL, grove_test_result_cb,
+      &result);
+  reply = g_dbus_connection_call_with_unix_fd_list_finish (connection, NULL,
+                                                           grove_test_wait_result (&result), error);
+  if (reply == NULL)
+    return NULL;
+  g_variant_get (reply, "(o)", &path);
+  return path;
+}
+
+static GVariant *
+stdio_options (GUnixFDList *fds, int in, int out, int err, gboolean tty)
+{
+  g_auto (GVariantBuilder) builder = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
+  const char *const keys[] = { "stdin", "stdout", "stderr" };
+  int fd[] = { in, out, err };
+
+  for (guint i = 0; i < G_N_ELEMENTS (fd); i++)
+    if (fd[i] >= 0)
+      g_variant_builder_add (&builder, "{sv}", keys[i],
+                             g_variant_new_handle (g_unix_fd_list_append (fds, fd[i], NULL)));
+  if (tty)
+    {
+      g_variant_builder_add (&builder, "{sv}", "tty", g_variant_new_boolean (TRUE));
+      g_variant_builder_add (&builder, "{sv}", "rows", g_variant_new_uint32 (20));
+      g_variant_builder_add (&builder, "{sv}", "cols", g_variant_new_uint32 (50));
+    }
+  return g_variant_builder_end (&builder);
+}
+
+static char *
+read_all (int fd)
+{
+  GString *text = g_string_new (NULL);
+  char buffer[1024];
+  ssize_t n = 0;
+
+  while ((n = read (fd, buffer, sizeof buffer)) > 0)
+    g_string_append_len (text, buffer, n);
+  g_assert_cmpint (n, ==, 0);
+  close (fd);
+  return g_string_free (text, FALSE);
+}
+
+/* stdin in, stdout and stderr back through the fds, the exit code in ExitCode */
+static void
+check_exec_pipes (Fixture *fx, const char *container_path)
+{
+  g_autoptr (GUnixFDList) fds = g_unix_fd_list_new ();
+  g_autoptr (GError) error = NULL;
+  g_autofree char *path = NULL;
+  g_autofree char *exited = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autoptr (GVariant) code = NULL;
+  int in[2], out_pipe[2], err_pipe[2];
+
+  g_assert_true (g_unix_open_pipe (in, FD_CLOEXEC, NULL));
+  g_assert_true (g_unix_open_pipe (out_pipe, FD_CLOEXEC, NULL));
+  g_assert_true (g_unix_open_pipe (err_pipe, FD_CLOEXEC, NULL));
+  path = start_exec (fx, fx->client, container_path, "tr a-z A-Z; echo oops >&2; exit 5",
+                     stdio_options (fds, in[0], out_pipe[1], err_pipe[1], FALSE), fds, &error);
+  g_assert_no_error (error);
+  close (in[0]);
+  close (out_pipe[1]);
+  close (err_pipe[1]);
+  g_clear_object (&fds);
+  wait_item (fx->added, path);
+  g_assert_cmpint (write (in[1], "grove\n", 6), ==, 6);
+  close (in[1]);
+  exited = g_strdup_printf ("%s State=exited", path);
+  wait_item (fx->changes, exited);
+  code = get_property (fx, path, "org.grove.Exec1", "ExitCode");
+  g_assert_cmpint (g_variant_get_int32 (code), ==, 5);
+  out = read_all (out_pipe[0]);
+  err = read_all (err_pipe[0]);
+  g_assert_cmpstr (out, ==, "GROVE\n");
+  g_assert_cmpstr (err, ==, "oops\n");
+}
+
+/* a terminal that only its owner may resize */
+static void
+check_exec_tty (Fixture *fx, const char *container_path)
+{
+  g_autoptr (GUnixFDList) fds = g_unix_fd_list_new ();
+  g_autoptr (GDBusConnection) other = connect_bus (fx);
+  g_autoptr (GError) error = NULL;
+  g_autofree char *path = NULL;
+  g_autofree char *exited = NULL;
+  g_autoptr (GVariant) reply = NULL;
+  g_autoptr (GString) seen = g_string_new (NULL);
+  int sockets[2];
+
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sockets), ==, 0);
+  path = start_exec (fx, fx->client, container_path, "stty size; read x; stty size; exit 2",
+                     stdio_options (fds, sockets[1], sockets[1], -1, TRUE), fds, &error);
+  g_assert_no_error (error);
+  close (sockets[1]);
+  for (guint i = 0; i < 2; i++)
+    {
+      g_autofree char *remote = NULL;
+
+      reply = call_from (fx, other, path, "org.grove.Exec1", i == 0 ? "Resize" : "Kill",
+                         i == 0 ? g_variant_new ("(uu)", 5, 5) : g_variant_new ("(i)", 9), NULL,
+                         &error);
+      g_assert_null (reply);
+      remote = g_dbus_error_get_remote_error (error);
+      g_assert_cmpstr (remote, ==, "org.grove.Error.PermissionDenied");
+      g_clear_error (&error);
+    }
+  /* the first size, before the resize: the process may only now be starting */
+  grove_test_read_until (sockets[0], seen, "20 50\r\n");
+  assert_call_fails (fx, path, "org.grove.Exec1", "Resize", g_variant_new ("(uu)", 0, 5),
+                     "org.grove.Error.InvalidArgument", "terminal size");
+  call_void (fx, path, "org.grove.Exec1", "Resize", g_variant_new ("(uu)", 30, 60));
+  g_assert_cmpint (write (sockets[0], "\n", 1), ==, 1);
+  grove_test_read_until (sockets[0], seen, "30 60\r\n");
+  exited = g_strdup_printf ("%s State=exited", path);
+  wait_item (fx->changes, exited);
+  reply = get_property (fx, path, "org.grove.Exec1", "ExitCode");
+  g_assert_cmpint (g_variant_get_int32 (reply), ==, 2);
+  close (sockets[0]);
+}
+
+/* a session whose client leaves the bus takes its process and its object along */
+static void
+check_exec_owner_gone (Fixture *fx, const char *container_path)
+{
+  g_autoptr (GDBusConnection) owner = connect_bus (fx);
+  g_autoptr (GUnixFDList) fds = g_unix_fd_list_new ();
+  g_autoptr (GError) error = NULL;
+  g_autofree char *path = NULL;
+  g_autoptr (GVariant) pid = NULL;
+  gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+
+  path = start_exec (fx, owner, container_path, "exec sleep 1000",
+                     stdio_options (fds, -1, -1, -1, FALSE), fds, &error);
+  g_assert_no_error (error);
+  pid = get_property (fx, path, "org.grove.Exec1", "Pid");
+  g_assert_cmpuint (g_variant_get_uint32 (pid), >, 0);
+  g_dbus_connection_close_sync (owner, NULL, &error);
+  g_assert_no_error (error);
+  wait_item (fx->removed, path);
+  while (kill ((pid_t)g_variant_get_uint32 (pid), 0) == 0)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_main_context_iteration (NULL, FALSE);
+      g_usleep (5000);
+    }
+}
+
+/* bad options are InvalidArgument before anything runs */
+static void
+check_exec_errors (Fixture *fx, const char *container_path)
+{
+  g_autoptr (GUnixFDList) fds = g_unix_fd_list_new ();
+  g_auto (GVariantBuilder) builder = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
+  const char *const cases[][2] = {
+    { "{'colour': <'red'>}", "unknown exec option \"colour\"" },
+    { "{'tty': <'yes'>}", "must be of type b, not s" },
+    { "{'stdout': <handle 3>}", "names file descriptor 3, but the message carries 0" },
+    { "{'env': <['NOEQUALS']>}", "is not KEY=VALUE" },
+    { "{'workdir': <'relative'>}", "is not an absolute path" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autofree char *path = start_exec (fx, fx->client, container_path, "true",
+                                          g_variant_new_parsed (cases[i][0]), NULL, &error);
+      g_autofree char *remote = NULL;
+
+      g_assert_null (path);
+      remote = g_dbus_error_get_remote_error (error);
+      g_assert_cmpstr (remote, ==, "org.grove.Error.InvalidArgument");
+      g_assert_nonnull (strstr (error->message, cases[i][1]));
+    }
+  g_variant_builder_clear (&builder);
+}
+
+static void
+test_exec (Fixture *fx, gconstpointer data)
+{
+  g_autofree char *pod_path = NULL;
+  g_autofree char *pod_id = NULL;
+  g_autofree char *container_path = NULL;
+  g_autofree char *running = NULL;
+  g_autoptr (GUnixFDList) fds = g_unix_fd_list_new ();
+  g_autoptr (GError) error = NULL;
+  g_autofree char *path = NULL;
+
+  if (fx->engine == NULL)
+    return;
+  start_service (fx);
+  g_free (import_image (fx));
+  pod_path = create_pod (fx, "shell");
+  pod_id = get_string (fx, pod_path, "org.grove.Pod1", "Id");
+  container_path = create_container (fx, pod_id, "sh", "exec sleep 1000");
+  path = start_exec (fx, fx->client, container_path, "true", stdio_options (fds, -1, -1, -1, FALSE),
+                     fds, &error);
+  g_assert_null (path);
+  g_assert_true (g_dbus_error_is_remote_error (error));
+  g_assert_nonnull (strstr (error->message, "is not running"));
+  call_void (fx, container_path, "org.grove.Container1", "Start", NULL);
+  running = g_strdup_printf ("%s State=running", container_path);
+  wait_item (fx->changes, running);
+  check_exec_pipes (fx, container_path);
+  check_exec_tty (fx, container_path);
+  check_exec_owner_gone (fx, container_path);
+  check_exec_errors (fx, container_path);
+}
+
 /* `gdbus introspect` walks the exported tree */
 static void
 test_introspect (Fixture *fx, gconstpointer data)
@@ -922,5 +1159,6 @@ main (int argc, char **argv)
   ADD ("existing-and-unexport", test_existing_and_unexport);
   ADD ("introspect", test_introspect);
   ADD ("import-job", test_import_job);
+  ADD ("exec", test_exec);
   return g_test_run ();
 }

@@ -714,26 +714,6 @@ read_to_end (int fd)
   return g_string_free (out, FALSE);
 }
 
-/* reads @fd (turning the main loop) until what came contains @expected */
-static void
-wait_output (int fd, GString *seen, const char *expected)
-{
-  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
-
-  g_assert_true (g_unix_set_fd_nonblocking (fd, TRUE, NULL));
-  while (strstr (seen->str, expected) == NULL)
-    {
-      char buffer[4096];
-      ssize_t n = read (fd, buffer, sizeof buffer);
-
-      if (n > 0)
-        g_string_append_len (seen, buffer, n);
-      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
-      g_main_context_iteration (NULL, FALSE);
-      g_usleep (5000);
-    }
-}
-
 static guint
 count_exec_dirs (Fixture *fx, const char *container_id)
 {
@@ -805,12 +785,12 @@ exec_tty (Fixture *fx, const char *container_id)
   session = exec_start (fx, container_id, &options, &error);
   g_assert_no_error (error);
   close (sockets[1]);
-  wait_output (sockets[0], seen, "on-tty");
+  grove_test_read_until (sockets[0], seen, "on-tty");
   g_assert_nonnull (strstr (seen->str, "33 77\r\n"));
   g_assert_true (grove_exec_session_resize (session, 40, 100, &error));
   g_assert_no_error (error);
   g_assert_cmpint (write (sockets[0], "\n", 1), ==, 1);
-  wait_output (sockets[0], seen, "40 100\r\n");
+  grove_test_read_until (sockets[0], seen, "40 100\r\n");
   wait_session_exited (session, 20);
   g_assert_cmpint (grove_exec_session_get_exit_code (session), ==, 3);
   g_assert_false (grove_exec_session_resize (session, 1, 1, &error));

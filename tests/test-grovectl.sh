@@ -6,7 +6,7 @@
 set -u
 
 . "${G_TEST_SRCDIR:-$(dirname "$0")}/grove-test-lib.sh"
-grove_test_start grove-ctl 33 dbus-daemon gdbus runc conmon python3
+grove_test_start grove-ctl 37 dbus-daemon gdbus runc conmon python3 script
 dbus_pid=
 groved_pid=
 
@@ -112,15 +112,31 @@ ctl -o json ps
 check "ps -o json has the log path" 0 \
   '[ "$(echo "$out" | json "d[0][\"LogPath\"]")" = "$tmp/logs/greeter.log" ]'
 
-# 17-19: exec
+# 17-23: exec, with grovectl's own stdio handed to the command
 ctl exec "${ctr_id:0:12}" sh -c 'echo out; echo err >&2; exit 3'
 check "exec: output and the command's exit code" 3 '[ "$out" = out ] && [ "$err" = err ]'
 ctl exec greeter ls -d /proc/1
 check "exec passes options on to the command" 0 '[ "$out" = /proc/1 ]'
-ctl exec -t 10 greeter -- ls -d /proc/1
-check "exec takes its own options and --" 0 '[ "$out" = /proc/1 ]'
+ctl exec --timeout 10 greeter -- ls -d /proc/1
+check "exec --timeout takes its own options and --" 0 '[ "$out" = /proc/1 ]'
+printf 'one\ntwo' > "$tmp/input"
+ctl exec -i greeter sh -c 'cat; echo; exit 4' < "$tmp/input"
+check "exec -i: the command reads grovectl's stdin" 4 '[ "$out" = "$(printf "one\ntwo")" ]'
+ctl exec greeter cat < "$tmp/input"
+check "exec without -i: the command reads nothing" 0 '[ -z "$out" ]'
+ctl exec -e GREETING=hi -w /etc greeter sh -c 'echo $GREETING $(pwd)'
+check "exec -e and -w" 0 '[ "$out" = "hi /etc" ]'
+# a real terminal: script(1) gives grovectl a pty of a known size, then types into it
+printf 'stty size; tty; exit 6\n' |
+  script -qec "stty rows 24 cols 91; $grovectl --bus $bus exec -it greeter sh" /dev/null \
+    > "$tmp/out" 2> "$tmp/err"
+rc=$?
+out=$(tr -d '\r' < "$tmp/out")
+err=$(cat "$tmp/err")
+check "exec -it: a terminal of the caller's size, the exit code through" 6 \
+  'echo "$out" | grep -qx "24 91" && echo "$out" | grep -qx "/dev/pts/[0-9]*"'
 
-# 20-23: stop, logs -f of an exited container, rm
+# 24-27: stop, logs -f of an exited container, rm
 ctl stop -t 1 greeter
 check "stop -t 1" 0 '[ "$out" = "$ctr_id" ]'
 ctl ps -a
@@ -130,7 +146,7 @@ check "logs -f ends when the container has exited" 0 '[ "$out" = "hello from gro
 ctl rm greeter
 check "rm" 0 '[ "$out" = "$ctr_id" ]'
 
-# 24-25: logs -f follows a running container until it exits
+# 28-29: logs -f follows a running container until it exits
 cat > "$tmp/ticker.json" << 'EOF'
 {"metadata": {"name": "ticker"}, "image": {"image": "busybox"},
  "command": ["/bin/sh", "-c", "for i in 1 2 3; do echo tick $i; sleep 0.3; done; exit 4"]}
@@ -144,19 +160,19 @@ ctl inspect "$ticker"
 check "inspect: state and exit code" 0 \
   'echo "$out" | grep -q "^State: *exited$" && echo "$out" | grep -q "^ExitCode: *4$"'
 
-# 26-27: pods go
+# 30-31: pods go
 ctl pod stop web
 check "pod stop" 0 '[ "$out" = "$pod_id" ]'
 ctl pod rm "${pod_id:0:12}"
 check "pod rm" 0 '[ "$out" = "$pod_id" ] && [ -z "$("$grovectl" --bus "$bus" pod ls | tail -n +2)" ]'
 
-# 28-29: run
+# 32-33: run
 ctl run --rm busybox echo hi
 check "run --rm busybox echo hi" 0 '[ "$out" = hi ] && [ -z "$("$grovectl" --bus "$bus" pod ls | tail -n +2)" ]'
 ctl run --rm busybox sh -c 'echo bye >&2; exit 7'
 check "run returns the command's exit code" 7 '[ "$err" = bye ]'
 
-# 30-33: errors
+# 34-37: errors
 ctl inspect 0123456789ab
 check "an unknown ID: exit 1 naming it" 1 \
   '[ "$err" = "grovectl: No container has the ID, ID prefix or name “0123456789ab”" ]'

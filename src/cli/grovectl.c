@@ -26,6 +26,7 @@
 #include "grove-dbus-service.h"
 #include "grove-reference.h"
 #include "grove-utils.h"
+#include "grovectl-exec.h"
 
 #define EXIT_USAGE 2
 #define EXIT_UNREACHABLE 125
@@ -1411,29 +1412,17 @@ write_bytes (GVariant *bytes, FILE *out)
   fflush (out);
 }
 
+/* with a timeout: ExecSync, which collects the output and kills the command when time is up */
 static gboolean
-cmd_exec (Ctl *ctl, const Command *command, int argc, char **argv, GError **error)
+exec_with_timeout (Ctl *ctl, GDBusProxy *container, char **argv, int timeout, GError **error)
 {
-  int timeout = 0;
-  g_autoptr (GDBusProxy) container = NULL;
   g_autoptr (GVariant) reply = NULL;
   g_autoptr (GVariant) out = NULL;
   g_autoptr (GVariant) err = NULL;
-  const GOptionEntry entries[]
-      = { { "timeout", 't', 0, G_OPTION_ARG_INT, &timeout,
-            N_ ("Kill the command after this many seconds (default: no limit)"), N_ ("SECONDS") },
-          { NULL } };
 
-  if (!parse_command_line (ctl, command, entries, TRUE, &argc, &argv, 2, -1, error))
-    return FALSE;
-  if (timeout < 0)
-    return usage_error (error, _ ("--timeout must not be negative"));
-  container = resolve (ctl, KIND_CONTAINER, argv[1], error);
-  if (container == NULL)
-    return FALSE;
   /* called by hand: the generated wrapper would read the "ay" outputs as C strings */
   reply = g_dbus_proxy_call_sync (container, "ExecSync",
-                                  g_variant_new ("(^asu)", &argv[2], (guint32)timeout),
+                                  g_variant_new ("(^asu)", argv, (guint32)timeout),
                                   G_DBUS_CALL_FLAGS_NONE, G_MAXINT, NULL, error);
   if (reply == NULL)
     return FALSE;
@@ -1441,6 +1430,49 @@ cmd_exec (Ctl *ctl, const Command *command, int argc, char **argv, GError **erro
   write_bytes (out, stdout);
   write_bytes (err, stderr);
   return TRUE;
+}
+
+static gboolean
+cmd_exec (Ctl *ctl, const Command *command, int argc, char **argv, GError **error)
+{
+  int timeout = -1;
+  gboolean interactive = FALSE;
+  gboolean tty = FALSE;
+  g_auto (GStrv) env = NULL;
+  g_autofree char *workdir = NULL;
+  g_autoptr (GDBusProxy) container = NULL;
+  GrovectlExecRequest request = { 0 };
+  const GOptionEntry entries[]
+      = { { "interactive", 'i', 0, G_OPTION_ARG_NONE, &interactive,
+            N_ ("Pass standard input to the command"), NULL },
+          { "tty", 't', 0, G_OPTION_ARG_NONE, &tty, N_ ("Run the command on a terminal"), NULL },
+          { "env", 'e', 0, G_OPTION_ARG_STRING_ARRAY, &env,
+            N_ ("Set an environment variable (repeatable)"), N_ ("KEY=VALUE") },
+          { "workdir", 'w', 0, G_OPTION_ARG_FILENAME, &workdir,
+            N_ ("Working directory inside the container"), N_ ("DIR") },
+          { "timeout", 0, 0, G_OPTION_ARG_INT, &timeout,
+            N_ ("Collect the output and kill the command after this many seconds"),
+            N_ ("SECONDS") },
+          { NULL } };
+
+  if (!parse_command_line (ctl, command, entries, TRUE, &argc, &argv, 2, -1, error))
+    return FALSE;
+  if (timeout >= 0 && (interactive || tty || env != NULL || workdir != NULL))
+    return usage_error (error, _ ("--timeout cannot be combined with -i, -t, -e or -w"));
+  if (timeout < -1)
+    return usage_error (error, _ ("--timeout must not be negative"));
+  container = resolve (ctl, KIND_CONTAINER, argv[1], error);
+  if (container == NULL)
+    return FALSE;
+  if (timeout >= 0)
+    return exec_with_timeout (ctl, container, &argv[2], timeout, error);
+  request.container_path = g_dbus_proxy_get_object_path (container);
+  request.argv = (const char *const *)&argv[2];
+  request.env = (const char *const *)env;
+  request.workdir = workdir;
+  request.interactive = interactive;
+  request.tty = tty;
+  return grovectl_exec (ctl->connection, &request, &ctl->status, error);
 }
 
 /* ---- run ---- */
@@ -1659,8 +1691,8 @@ static const Command command_table[] = {
   { NULL, "ps", "[-a]", N_ ("List running containers, or all with -a"), cmd_ps },
   { NULL, "inspect", "CONTAINER", N_ ("Show a container’s details"), cmd_inspect },
   { NULL, "logs", "[-f] CONTAINER", N_ ("Print a container’s log"), cmd_logs },
-  { NULL, "exec", "[-t SECONDS] CONTAINER CMD...", N_ ("Run a command in a running container"),
-    cmd_exec },
+  { NULL, "exec", "[-i] [-t] [-e KEY=VALUE] [-w DIR] [--timeout SECONDS] CONTAINER CMD...",
+    N_ ("Run a command in a running container"), cmd_exec },
   { NULL, "run", "[--rm] [--name NAME] IMAGE [CMD...]",
     N_ ("Run a command in a new pod and wait for it"), cmd_run },
   { NULL, "info", "", N_ ("Show the daemon’s version and object counts"), cmd_info },

@@ -8,8 +8,11 @@
  * operations are org.grove.Job1 objects below /org/grove/Runtime1/jobs.
  */
 
+#include <gio/gunixfdlist.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "grove-dbus-exec.h"
 #include "grove-dbus-generated.h"
 #include "grove-dbus-service.h"
 #include "grove-record.h"
@@ -19,6 +22,7 @@
 #define GROVE_DBUS_CONTAINERS_PATH GROVE_DBUS_PATH "/containers/"
 #define GROVE_DBUS_IMAGES_PATH GROVE_DBUS_PATH "/images/"
 #define GROVE_DBUS_JOBS_PATH GROVE_DBUS_PATH "/jobs/"
+#define GROVE_DBUS_EXECS_PATH GROVE_DBUS_PATH "/execs/"
 /* how long a finished job stays so that clients can read its result */
 #define JOB_KEEP_SECONDS 60
 /* progress reaches the bus at most this often */
@@ -32,6 +36,7 @@ struct _GroveDBusService
   GroveDBusRuntime1 *runtime;
   GHashTable *jobs; /* object path → Job, running and recently finished */
   guint64 next_job;
+  GHashTable *execs; /* object path → GroveDBusExec, running and recently ended */
 };
 
 G_DEFINE_TYPE (GroveDBusService, grove_dbus_service, G_TYPE_OBJECT)
@@ -206,6 +211,10 @@ static gboolean handle_container_reopen_log (GroveDBusContainer1 *iface,
                                              GroveDBusService *self);
 static gboolean handle_image_remove (GroveDBusImage1 *iface, GDBusMethodInvocation *invocation,
                                      GroveDBusService *self);
+static gboolean handle_container_exec (GroveDBusContainer1 *iface,
+                                       GDBusMethodInvocation *invocation, GUnixFDList *fd_list,
+                                       const char *const *argv, GVariant *options,
+                                       GroveDBusService *self);
 
 /* adds the pod's object or updates its properties; returns its path */
 static char *
@@ -244,6 +253,7 @@ connect_container_handlers (GroveDBusService *self, GroveDBusContainer1 *iface)
                            0);
   g_signal_connect_object (iface, "handle-reopen-log", G_CALLBACK (handle_container_reopen_log),
                            self, 0);
+  g_signal_connect_object (iface, "handle-start-exec", G_CALLBACK (handle_container_exec), self, 0);
 }
 
 static char *
@@ -855,6 +865,211 @@ handle_start_import (GroveDBusRuntime1 *iface, GDBusMethodInvocation *invocation
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
+/* ---- Container1.Exec ---- */
+
+/* a Container1.Exec call under way, and what its options hold */
+typedef struct
+{
+  GroveDBusService *self;
+  GDBusMethodInvocation *invocation;
+  char **argv;
+  char **env;
+  char *workdir;
+  int fds[3]; /* stdin, stdout, stderr: this call's copies */
+} ExecCall;
+
+static void
+exec_call_free (ExecCall *call)
+{
+  g_clear_object (&call->self);
+  g_clear_object (&call->invocation);
+  g_clear_pointer (&call->argv, g_strfreev);
+  g_clear_pointer (&call->env, g_strfreev);
+  g_clear_pointer (&call->workdir, g_free);
+  for (guint i = 0; i < G_N_ELEMENTS (call->fds); i++)
+    if (call->fds[i] >= 0)
+      close (call->fds[i]);
+  g_free (call);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (ExecCall, exec_call_free)
+
+static gboolean
+exec_option_type (const char *key, GVariant *value, const GVariantType *type, GError **error)
+{
+  if (g_variant_is_of_type (value, type))
+    return TRUE;
+  return grove_throw (error, GROVE_ERROR_INVALID_ARGUMENT,
+                      "exec option \"%s\" must be of type %.*s, not %s", key,
+                      (int)g_variant_type_get_string_length (type),
+                      g_variant_type_peek_string (type), g_variant_get_type_string (value));
+}
+
+static gboolean
+exec_take_fd (const char *key, GVariant *value, GUnixFDList *fd_list, int *out_fd, GError **error)
+{
+  int handle = 0;
+  int count = fd_list != NULL ? g_unix_fd_list_get_length (fd_list) : 0;
+
+  if (!exec_option_type (key, value, G_VARIANT_TYPE_HANDLE, error))
+    return FALSE;
+  handle = g_variant_get_handle (value);
+  if (handle < 0 || handle >= count)
+    return grove_throw (error, GROVE_ERROR_INVALID_ARGUMENT,
+                        "exec option \"%s\" names file descriptor %d, but the message carries %d",
+                        key, handle, count);
+  if (*out_fd >= 0)
+    close (*out_fd);
+  *out_fd = g_unix_fd_list_get (fd_list, handle, error);
+  return *out_fd >= 0;
+}
+
+static gboolean
+exec_parse_option (ExecCall *call, GroveExecOptions *options, const char *key, GVariant *value,
+                   GUnixFDList *fd_list, GError **error)
+{
+  const char *const streams[] = { "stdin", "stdout", "stderr" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (streams); i++)
+    if (g_str_equal (key, streams[i]))
+      return exec_take_fd (key, value, fd_list, &call->fds[i], error);
+  if (g_str_equal (key, "tty") || g_str_equal (key, "rows") || g_str_equal (key, "cols"))
+    {
+      gboolean tty = g_str_equal (key, "tty");
+
+      if (!exec_option_type (key, value, tty ? G_VARIANT_TYPE_BOOLEAN : G_VARIANT_TYPE_UINT32,
+                             error))
+        return FALSE;
+      if (tty)
+        options->tty = g_variant_get_boolean (value);
+      else
+        *(g_str_equal (key, "rows") ? &options->rows : &options->cols)
+            = g_variant_get_uint32 (value);
+      return TRUE;
+    }
+  if (g_str_equal (key, "env"))
+    {
+      if (!exec_option_type (key, value, G_VARIANT_TYPE_STRING_ARRAY, error))
+        return FALSE;
+      g_strfreev (call->env);
+      call->env = g_variant_dup_strv (value, NULL);
+      return TRUE;
+    }
+  if (g_str_equal (key, "workdir"))
+    {
+      if (!exec_option_type (key, value, G_VARIANT_TYPE_STRING, error))
+        return FALSE;
+      g_free (call->workdir);
+      call->workdir = g_variant_dup_string (value, NULL);
+      return TRUE;
+    }
+  return grove_throw (error, GROVE_ERROR_INVALID_ARGUMENT,
+                      "unknown exec option \"%s\" (known: stdin, stdout, stderr, tty, rows, cols, "
+                      "env, workdir)",
+                      key);
+}
+
+static gboolean
+exec_parse_options (ExecCall *call, GVariant *variant, GUnixFDList *fd_list,
+                    GroveExecOptions *options, GError **error)
+{
+  GVariantIter iter;
+  const char *key = NULL;
+  GVariant *value = NULL;
+
+  g_variant_iter_init (&iter, variant);
+  while (g_variant_iter_loop (&iter, "{&sv}", &key, &value))
+    if (!exec_parse_option (call, options, key, value, fd_list, error))
+      {
+        g_variant_unref (value);
+        return FALSE;
+      }
+  for (guint i = 0; call->env != NULL && call->env[i] != NULL; i++)
+    if (strchr (call->env[i], '=') == NULL || call->env[i][0] == '=')
+      return grove_throw (error, GROVE_ERROR_INVALID_ARGUMENT,
+                          "exec option \"env\": \"%s\" is not KEY=VALUE", call->env[i]);
+  if (call->workdir != NULL && !g_path_is_absolute (call->workdir))
+    return grove_throw (error, GROVE_ERROR_INVALID_ARGUMENT,
+                        "exec option \"workdir\": \"%s\" is not an absolute path", call->workdir);
+  options->argv = (const char *const *)call->argv;
+  options->env = (const char *const *)call->env;
+  options->workdir = call->workdir;
+  options->stdin_fd = call->fds[0];
+  options->stdout_fd = call->fds[1];
+  options->stderr_fd = call->fds[2];
+  return TRUE;
+}
+
+static void
+exec_closed_cb (GroveDBusExec *exec, GroveDBusService *self)
+{
+  g_hash_table_remove (self->execs, grove_dbus_exec_get_path (exec));
+}
+
+static void
+container_exec_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (ExecCall) call = user_data;
+  g_autoptr (GError) local_error = NULL;
+  g_autoptr (GroveExecSession) session
+      = grove_engine_exec_finish (GROVE_ENGINE (source), result, &local_error);
+  g_autofree char *path = NULL;
+  GroveDBusExec *exec = NULL;
+
+  if (session == NULL)
+    return return_error (call->invocation, local_error);
+  if (call->self->manager == NULL)
+    {
+      grove_exec_session_kill (session, SIGKILL, NULL);
+      return g_dbus_method_invocation_return_error_literal (
+          call->invocation, GROVE_ERROR, GROVE_ERROR_FAILED, "groved is shutting down");
+    }
+  path = g_strconcat (GROVE_DBUS_EXECS_PATH, grove_exec_session_get_id (session), NULL);
+  exec = grove_dbus_exec_new (session, call->self->manager, path,
+                              g_dbus_method_invocation_get_sender (call->invocation),
+                              (const char *const *)call->argv);
+  g_hash_table_insert (call->self->execs, g_strdup (path), exec);
+  g_signal_connect_object (exec, "closed", G_CALLBACK (exec_closed_cb), call->self, 0);
+  g_dbus_method_invocation_return_value (call->invocation, g_variant_new ("(o)", path));
+}
+
+static gboolean
+handle_container_exec (GroveDBusContainer1 *iface, GDBusMethodInvocation *invocation,
+                       GUnixFDList *fd_list, const char *const *argv, GVariant *options,
+                       GroveDBusService *self)
+{
+  g_autoptr (ExecCall) call = g_new0 (ExecCall, 1);
+  g_autoptr (GError) local_error = NULL;
+  GroveExecOptions exec_options = { 0 };
+
+  call->self = g_object_ref (self);
+  call->invocation = g_object_ref (invocation);
+  call->argv = g_strdupv ((char **)argv);
+  for (guint i = 0; i < G_N_ELEMENTS (call->fds); i++)
+    call->fds[i] = -1;
+  if (!exec_parse_options (call, options, fd_list, &exec_options, &local_error))
+    {
+      return_error (invocation, local_error);
+      return G_DBUS_METHOD_INVOCATION_HANDLED;
+    }
+  grove_engine_exec_async (self->engine, grove_dbus_container1_get_id (iface), &exec_options, NULL,
+                           container_exec_cb, g_steal_pointer (&call));
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+/* running sessions end with the service: their clients' streams went through it */
+static void
+drop_execs (GroveDBusService *self)
+{
+  g_autoptr (GList) execs = g_hash_table_get_values (self->execs);
+
+  for (GList *l = execs; l != NULL; l = l->next)
+    g_signal_handlers_disconnect_by_data (l->data, self);
+  for (GList *l = execs; l != NULL; l = l->next)
+    grove_dbus_exec_close (l->data);
+  g_hash_table_remove_all (self->execs);
+}
+
 /* ends the jobs' lives on the bus: running ones are cancelled, finished ones forgotten */
 static void
 drop_jobs (GroveDBusService *self)
@@ -1188,6 +1403,7 @@ grove_dbus_service_finalize (GObject *object)
   GroveDBusService *self = GROVE_DBUS_SERVICE (object);
 
   g_clear_pointer (&self->jobs, g_hash_table_unref);
+  g_clear_pointer (&self->execs, g_hash_table_unref);
   g_clear_object (&self->runtime);
   g_clear_object (&self->engine);
   G_OBJECT_CLASS (grove_dbus_service_parent_class)->finalize (object);
@@ -1206,6 +1422,7 @@ static void
 grove_dbus_service_init (GroveDBusService *self)
 {
   self->jobs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, job_unref);
+  self->execs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
 }
 
 /**
@@ -1309,6 +1526,7 @@ grove_dbus_service_unexport (GroveDBusService *self)
     return;
   g_signal_handlers_disconnect_by_data (self->engine, self);
   drop_jobs (self);
+  drop_execs (self);
   /* one by one, so that clients see InterfacesRemoved for each */
   objects = g_dbus_object_manager_get_objects (G_DBUS_OBJECT_MANAGER (self->manager));
   for (GList *l = objects; l != NULL; l = l->next)
