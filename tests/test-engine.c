@@ -882,6 +882,77 @@ test_exec_session (Fixture *fx, gconstpointer data)
   stop_container (fx, container, 1);
 }
 
+static GPtrArray *
+container_stats (Fixture *fx, GroveContainer *container)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GPtrArray) containers = g_ptr_array_new ();
+  g_autoptr (GError) error = NULL;
+  GPtrArray *stats = NULL;
+
+  g_ptr_array_add (containers, container);
+  grove_engine_container_stats_async (fx->engine, containers, NULL, grove_test_result_cb, &result);
+  stats
+      = grove_engine_container_stats_finish (fx->engine, grove_test_wait_result (&result), &error);
+  g_assert_no_error (error);
+  return stats;
+}
+
+/* CPU and memory from the cgroup while it runs, the writable layer's size always */
+static void
+test_stats (Fixture *fx, gconstpointer data)
+{
+  g_autoptr (JsonObject) config = NULL;
+  g_autoptr (GrovePod) pod = NULL;
+  g_autoptr (GroveContainer) container = NULL;
+  g_autoptr (GPtrArray) stats = NULL;
+  GroveContainerStats *one = NULL;
+
+  if (fx->engine == NULL)
+    return;
+  config = pod_config ("stats", NULL);
+  pod = run_pod (fx, config, NULL);
+  container = create_container (
+      fx, pod, "busy",
+      "dd if=/dev/zero of=/blob bs=1024 count=3072 2>/dev/null; mkdir /d1 /d2; "
+      "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; echo ready; exec sleep 1000",
+      NULL);
+  stats = container_stats (fx, container);
+  g_assert_cmpuint (stats->len, ==, 1);
+  one = stats->pdata[0];
+  g_assert_false (one->have_cgroup);
+  g_assert_cmpuint (one->writable_inodes, ==, 1);
+  g_clear_pointer (&stats, g_ptr_array_unref);
+
+  start_container (fx, container);
+  wait_log (container, "stdout:ready\n");
+  stats = container_stats (fx, container);
+  g_assert_cmpuint (stats->len, ==, 1);
+  one = stats->pdata[0];
+  g_assert_cmpstr (one->container_id, ==, grove_container_get_id (container));
+  g_assert_true (one->have_cgroup);
+  g_test_message ("cpu %" G_GUINT64_FORMAT " ns, working set %" G_GUINT64_FORMAT
+                  " bytes, writable %" G_GUINT64_FORMAT " bytes in %" G_GUINT64_FORMAT " inodes",
+                  one->cgroup.cpu_usage_ns, one->cgroup.memory_working_set_bytes,
+                  one->writable_bytes, one->writable_inodes);
+  g_assert_cmpuint (one->cgroup.cpu_usage_ns, >, 1000000);
+  g_assert_cmpuint (one->cgroup.memory_working_set_bytes, >, 0);
+  g_assert_cmpuint (one->cgroup.memory_usage_bytes, >=, one->cgroup.memory_working_set_bytes);
+  g_assert_cmpuint (one->cgroup.pids, >=, 1);
+  g_assert_cmpuint (one->writable_bytes, >=, 3072 * 1024);
+  g_assert_cmpuint (one->writable_bytes, <, 8 * 1024 * 1024);
+  g_assert_cmpuint (one->writable_inodes, >=, 4);
+  g_assert_cmpint (one->timestamp, >, 0);
+  g_clear_pointer (&stats, g_ptr_array_unref);
+
+  stop_container (fx, container, 1);
+  stats = container_stats (fx, container);
+  g_assert_cmpuint (stats->len, ==, 1);
+  one = stats->pdata[0];
+  g_assert_false (one->have_cgroup);
+  g_assert_cmpuint (one->writable_bytes, >=, 3072 * 1024);
+}
+
 /* filters by ID prefix, state and labels; log rotation; an OOM kill says so */
 static void
 test_list_log_oom (Fixture *fx, gconstpointer data)
@@ -970,6 +1041,7 @@ main (int argc, char **argv)
   ADD ("crun", NULL, test_crun);
   ADD ("list-log-oom", NULL, test_list_log_oom);
   ADD ("exec-session", NULL, test_exec_session);
+  ADD ("stats", NULL, test_stats);
   ADD ("exec-session-crun", "crun", test_exec_session);
   return g_test_run ();
 }

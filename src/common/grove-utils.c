@@ -177,6 +177,98 @@ grove_rm_rf_at (int dfd, const char *path, GCancellable *cancellable, GError **e
   return rm_rf_entry (dfd, path, st.st_dev, cancellable, error);
 }
 
+static gboolean usage_children (int dfd, const char *what, dev_t dev, GHashTable *seen,
+                                guint64 *bytes, guint64 *inodes, GCancellable *cancellable,
+                                GError **error);
+
+/* counts one entry; hardlinks count once, like du */
+static gboolean
+usage_entry (int dfd, const char *name, dev_t dev, GHashTable *seen, guint64 *bytes,
+             guint64 *inodes, GCancellable *cancellable, GError **error)
+{
+  struct stat st;
+  grove_autofd int child = -1;
+
+  if (fstatat (dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+    return errno == ENOENT ? TRUE : grove_throw_errno_code (error, errno, "stat %s", name);
+  if (st.st_dev != dev)
+    return TRUE;
+  if (st.st_nlink > 1 && !S_ISDIR (st.st_mode))
+    {
+      guint64 *key = g_new (guint64, 1);
+
+      *key = st.st_ino;
+      if (!g_hash_table_add (seen, key))
+        return TRUE;
+    }
+  *bytes += (guint64)st.st_blocks * 512;
+  *inodes += 1;
+  if (!S_ISDIR (st.st_mode))
+    return TRUE;
+  child = openat (dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (child < 0)
+    return errno == ENOENT ? TRUE : grove_throw_errno_code (error, errno, "opening %s", name);
+  return usage_children (child, name, dev, seen, bytes, inodes, cancellable, error);
+}
+
+static gboolean
+usage_children (int dfd, const char *what, dev_t dev, GHashTable *seen, guint64 *bytes,
+                guint64 *inodes, GCancellable *cancellable, GError **error)
+{
+  int dup_fd = fcntl (dfd, F_DUPFD_CLOEXEC, 3);
+  DIR *dir = NULL;
+  struct dirent *entry;
+  gboolean ok = TRUE;
+
+  if (dup_fd < 0)
+    return grove_throw_errno_code (error, errno, "duplicating fd of %s", what);
+  dir = fdopendir (dup_fd);
+  if (dir == NULL)
+    {
+      close (dup_fd);
+      return grove_throw_errno_code (error, errno, "reading %s", what);
+    }
+  while (ok && (entry = readdir (dir)) != NULL)
+    {
+      if (strcmp (entry->d_name, ".") == 0 || strcmp (entry->d_name, "..") == 0)
+        continue;
+      if (g_cancellable_set_error_if_cancelled (cancellable, error))
+        ok = FALSE;
+      else
+        ok = usage_entry (dfd, entry->d_name, dev, seen, bytes, inodes, cancellable, error);
+    }
+  closedir (dir);
+  return ok;
+}
+
+/**
+ * grove_disk_usage_at:
+ * @dfd: directory fd or AT_FDCWD
+ * @path: the tree to measure
+ * @out_bytes: (out): bytes of disk it takes (allocated blocks, as du counts them)
+ * @out_inodes: (out): inodes in it, @path included
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location
+ *
+ * Measures @path without following symlinks or crossing into other filesystems;
+ * hardlinked files count once. A missing @path uses nothing.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+grove_disk_usage_at (int dfd, const char *path, guint64 *out_bytes, guint64 *out_inodes,
+                     GCancellable *cancellable, GError **error)
+{
+  g_autoptr (GHashTable) seen = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  struct stat st;
+
+  *out_bytes = 0;
+  *out_inodes = 0;
+  if (fstatat (dfd, path, &st, AT_SYMLINK_NOFOLLOW) < 0)
+    return errno == ENOENT ? TRUE : grove_throw_errno_code (error, errno, "stat %s", path);
+  return usage_entry (dfd, path, st.st_dev, seen, out_bytes, out_inodes, cancellable, error);
+}
+
 /**
  * grove_write_file_at:
  * @dfd: directory fd or AT_FDCWD

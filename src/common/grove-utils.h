@@ -50,6 +50,8 @@ gboolean grove_throw_errno_code (GError **error, int errsv, const char *format, 
 
 gboolean grove_mkdir_p_at (int dfd, const char *path, mode_t mode, GError **error);
 gboolean grove_rm_rf_at (int dfd, const char *path, GCancellable *cancellable, GError **error);
+gboolean grove_disk_usage_at (int dfd, const char *path, guint64 *out_bytes, guint64 *out_inodes,
+                              GCancellable *cancellable, GError **error);
 gboolean grove_write_file_at (int dfd, const char *path, const void *data, gsize len, mode_t mode,
                               GError **error);
 GBytes *grove_read_file_at (int dfd, const char *path, gsize max_size, GError **error);

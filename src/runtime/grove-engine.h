@@ -4,6 +4,7 @@
 #include <gio/gio.h>
 #include <json-glib/json-glib.h>
 
+#include "grove-cgroup.h"
 #include "grove-container.h"
 #include "grove-exec-session.h"
 #include "grove-oci-runtime.h"
@@ -51,6 +52,32 @@ typedef struct
   int state;
   GHashTable *labels;
 } GroveListFilter;
+
+/**
+ * GroveContainerStats:
+ * @container_id: the container
+ * @timestamp: when the figures were read, in nanoseconds since the epoch
+ * @have_cgroup: whether @cgroup holds figures (only a running container has a cgroup)
+ * @cgroup: its CPU and memory usage
+ * @writable_path: its writable layer (the overlay's upper dir)
+ * @writable_bytes: disk used by the writable layer
+ * @writable_inodes: inodes used by the writable layer
+ *
+ * One container's usage, for the CRI's stats calls.
+ */
+typedef struct
+{
+  char *container_id;
+  gint64 timestamp;
+  gboolean have_cgroup;
+  GroveCgroupStats cgroup;
+  char *writable_path;
+  guint64 writable_bytes;
+  guint64 writable_inodes;
+} GroveContainerStats;
+
+void grove_container_stats_free (GroveContainerStats *stats);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (GroveContainerStats, grove_container_stats_free)
 
 #define GROVE_TYPE_ENGINE (grove_engine_get_type ())
 G_DECLARE_FINAL_TYPE (GroveEngine, grove_engine, GROVE, ENGINE, GObject)
@@ -113,6 +140,11 @@ void grove_engine_exec_async (GroveEngine *self, const char *container_id,
                               GAsyncReadyCallback callback, gpointer user_data);
 GroveExecSession *grove_engine_exec_finish (GroveEngine *self, GAsyncResult *result,
                                             GError **error);
+void grove_engine_container_stats_async (GroveEngine *self, GPtrArray *containers,
+                                         GCancellable *cancellable, GAsyncReadyCallback callback,
+                                         gpointer user_data);
+GPtrArray *grove_engine_container_stats_finish (GroveEngine *self, GAsyncResult *result,
+                                                GError **error);
 gboolean grove_engine_reopen_log (GroveEngine *self, const char *container_id, GError **error);
 
 G_END_DECLS

@@ -1191,6 +1191,21 @@ grove_store_get_rootfs_path (GroveStore *self, const char *container_id)
   return g_build_filename (self->root, SNAPSHOTS_DIR, container_id, "rootfs", NULL);
 }
 
+/**
+ * grove_store_get_writable_path:
+ * @self: a #GroveStore
+ * @container_id: a container ID
+ *
+ * Returns: (transfer full): the container's writable layer: the overlay's upper dir, which
+ *   holds what the container changed
+ */
+char *
+grove_store_get_writable_path (GroveStore *self, const char *container_id)
+{
+  g_return_val_if_fail (GROVE_IS_STORE (self), NULL);
+  return g_build_filename (self->root, SNAPSHOTS_DIR, container_id, "upper", NULL);
+}
+
 static gboolean
 is_mounted (int root_fd, const char *snapshot, gboolean *out_mounted, GError **error)
 {

@@ -73,6 +73,7 @@ char *grove_store_prepare_rootfs (GroveStore *self, const char *container_id,
 gboolean grove_store_release_rootfs (GroveStore *self, const char *container_id,
                                      GCancellable *cancellable, GError **error);
 char *grove_store_get_rootfs_path (GroveStore *self, const char *container_id);
+char *grove_store_get_writable_path (GroveStore *self, const char *container_id);
 GStrv grove_store_list_rootfs (GroveStore *self, GError **error);
 
 G_END_DECLS
