@@ -953,6 +953,90 @@ test_stats (Fixture *fx, gconstpointer data)
   g_assert_cmpuint (one->writable_bytes, >=, 3072 * 1024);
 }
 
+static gboolean
+update_resources (Fixture *fx, const char *id, const char *json, GError **error)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (JsonObject) resources = parse (json);
+
+  grove_engine_update_container_resources_async (fx->engine, id, resources, NULL,
+                                                 grove_test_result_cb, &result);
+  return grove_engine_update_container_resources_finish (fx->engine,
+                                                         grove_test_wait_result (&result), error);
+}
+
+static char *
+cgroup_value (const char *controller, const char *cgroups_path, const char *file)
+{
+  g_autofree char *path = g_build_filename ("/sys/fs/cgroup", controller, cgroups_path, file, NULL);
+  g_autofree char *text = read_text (path);
+
+  return g_strdup (g_strstrip (text));
+}
+
+/* UpdateContainerResources: the cgroup, config.json and the record follow */
+static void
+test_update_resources (Fixture *fx, gconstpointer data)
+{
+  g_autoptr (JsonObject) config = NULL;
+  g_autoptr (GrovePod) pod = NULL;
+  g_autoptr (GroveContainer) container = NULL;
+  g_autoptr (GroveContainer) updated = NULL;
+  g_autoptr (JsonObject) spec = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *memory = NULL;
+  g_autofree char *quota = NULL;
+  const char *cgroups_path = NULL;
+  const char *id = NULL;
+
+  if (fx->engine == NULL)
+    return;
+  if (data != NULL && g_find_program_in_path (data) == NULL)
+    {
+      g_test_skip ("crun is not installed");
+      return;
+    }
+  config = pod_config ("update", NULL);
+  pod = run_pod (fx, config, data);
+  container = create_container (fx, pod, "limited", "exec sleep 1000", NULL);
+  id = grove_container_get_id (container);
+  start_container (fx, container);
+  g_assert_true (update_resources (
+      fx, id, "{\"memoryLimitInBytes\": 67108864, \"cpuQuota\": 50000, \"cpuPeriod\": 100000}",
+      &error));
+  g_assert_no_error (error);
+  spec = read_spec (fx, id);
+  cgroups_path = grove_record_path_string (spec, "linux.cgroupsPath");
+  memory = cgroup_value ("memory", cgroups_path, "memory.limit_in_bytes");
+  quota = cgroup_value ("cpu", cgroups_path, "cpu.cfs_quota_us");
+  g_assert_cmpstr (memory, ==, "67108864");
+  g_assert_cmpstr (quota, ==, "50000");
+  g_assert_cmpint (
+      json_object_get_int_member (
+          grove_record_object (
+              grove_record_object (grove_record_object (spec, "linux"), "resources"), "memory"),
+          "limit"),
+      ==, 67108864);
+  updated = grove_engine_get_container (fx->engine, id, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (
+      grove_record_int (
+          grove_record_object (grove_record_object (grove_container_get_config (updated), "linux"),
+                               "resources"),
+          "cpuQuota", 0),
+      ==, 50000);
+
+  g_assert_false (update_resources (fx, id, "{\"memoryLimitInBytes\": -5}", &error));
+  g_assert_error (error, GROVE_ERROR, GROVE_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  g_assert_false (update_resources (fx, "no-such-container", "{}", &error));
+  g_assert_error (error, GROVE_ERROR, GROVE_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+  stop_container (fx, container, 1);
+  g_assert_false (update_resources (fx, id, "{\"cpuShares\": 512}", &error));
+  g_assert_error (error, GROVE_ERROR, GROVE_ERROR_WRONG_STATE);
+}
+
 /* filters by ID prefix, state and labels; log rotation; an OOM kill says so */
 static void
 test_list_log_oom (Fixture *fx, gconstpointer data)
@@ -1042,6 +1126,8 @@ main (int argc, char **argv)
   ADD ("list-log-oom", NULL, test_list_log_oom);
   ADD ("exec-session", NULL, test_exec_session);
   ADD ("stats", NULL, test_stats);
+  ADD ("update-resources", NULL, test_update_resources);
+  ADD ("update-resources-crun", "crun", test_update_resources);
   ADD ("exec-session-crun", "crun", test_exec_session);
   return g_test_run ();
 }

@@ -8,6 +8,7 @@
 
 #include "grove-engine-private.h"
 #include "grove-exec-session-private.h"
+#include "grove-spec.h"
 #include "grove-utils.h"
 
 /*
@@ -648,6 +649,144 @@ grove_engine_exec_finish (GroveEngine *self, GAsyncResult *result, GError **erro
 {
   g_return_val_if_fail (g_task_is_valid (result, self), NULL);
   return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+#define SPEC_MAX_SIZE ((gsize)4 * 1024 * 1024)
+
+/* config.json gets the new limits too, so that what the container runs with stays on record */
+static gboolean
+update_spec_resources (const char *bundle, JsonObject *oci_resources, GError **error)
+{
+  g_autofree char *path = g_build_filename (bundle, "config.json", NULL);
+  g_autoptr (GBytes) data = grove_read_file_at (AT_FDCWD, path, SPEC_MAX_SIZE, error);
+  g_autoptr (JsonObject) spec = NULL;
+  g_autofree char *text = NULL;
+  JsonObject *linux_spec = NULL;
+  JsonObject *resources = NULL;
+  const char *const parts[] = { "memory", "cpu", "hugepageLimits" };
+  gsize len = 0;
+
+  if (data == NULL)
+    return FALSE;
+  spec = grove_record_parse (g_bytes_get_data (data, NULL), g_bytes_get_size (data), path, error);
+  if (spec == NULL)
+    return FALSE;
+  linux_spec = grove_record_object (spec, "linux");
+  resources = linux_spec != NULL ? grove_record_object (linux_spec, "resources") : NULL;
+  if (resources == NULL)
+    return grove_throw (error, GROVE_ERROR_FAILED, "%s has no linux.resources", path);
+  for (guint i = 0; i < G_N_ELEMENTS (parts); i++)
+    {
+      if (json_object_has_member (resources, parts[i]))
+        json_object_remove_member (resources, parts[i]);
+      if (json_object_has_member (oci_resources, parts[i]))
+        json_object_set_member (
+            resources, parts[i],
+            grove_record_copy_node (json_object_get_member (oci_resources, parts[i])));
+    }
+  text = grove_record_serialize (spec, &len);
+  return grove_write_file_at (AT_FDCWD, path, text, len, 0600, error);
+}
+
+static gboolean
+update_resources_work (GroveJob *job, GCancellable *cancellable, GError **error)
+{
+  g_autofree char *bundle = grove_engine_container_dir (job->engine, job->id);
+  g_autofree char *run_dir = grove_engine_run_dir (job->engine, job->id);
+  g_autofree char *file = g_build_filename (run_dir, "resources.json", NULL);
+  g_autoptr (JsonObject) oci = NULL;
+  g_autofree char *text = NULL;
+  const char *state = grove_record_string (job->record, "state");
+  JsonObject *config = grove_record_object (job->record, "config");
+  JsonObject *config_linux = NULL;
+  gsize len = 0;
+
+  if (g_strcmp0 (state, "created") != 0 && g_strcmp0 (state, "running") != 0)
+    return grove_throw (error, GROVE_ERROR_WRONG_STATE,
+                        "container %s is %s: only a created or running one can be updated", job->id,
+                        state);
+  oci = grove_spec_resources_from_cri (job->config, error);
+  if (oci == NULL)
+    return FALSE;
+  text = grove_record_serialize (oci, &len);
+  if (!grove_write_file_at (AT_FDCWD, file, text, len, 0600, error))
+    return FALSE;
+  if (!grove_runtime_update_sync (job->runtime, job->id, file, cancellable, error))
+    {
+      unlink (file);
+      return g_prefix_error (error, "updating the resources of %s: ", job->id), FALSE;
+    }
+  unlink (file);
+  if (!update_spec_resources (bundle, oci, error))
+    return FALSE;
+  /* the record keeps the CRI form, as CreateContainer gave it */
+  config_linux = grove_record_object (config, "linux");
+  if (config_linux == NULL)
+    {
+      json_object_set_object_member (config, "linux", json_object_new ());
+      config_linux = grove_record_object (config, "linux");
+    }
+  json_object_set_object_member (config_linux, "resources", grove_record_copy (job->config));
+  return grove_write_record (bundle, "container.json", job->record, error);
+}
+
+static void
+install_updated (GroveEngine *self, GroveJob *job, gboolean ok)
+{
+  GroveContainer *container = NULL;
+
+  if (!ok)
+    return;
+  grove_engine_install_container (self, job->record);
+  container = g_hash_table_lookup (self->containers, job->id);
+  if (container != NULL)
+    g_signal_emit_by_name (self, "container-changed", container);
+}
+
+/**
+ * grove_engine_update_container_resources_async:
+ * @self: a #GroveEngine
+ * @container_id: a created or running container
+ * @resources: CRI LinuxContainerResources in the protobuf JSON mapping
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called when done
+ * @user_data: closure
+ *
+ * Changes the container's CPU, memory and hugepage limits in place (the runtime's
+ * `update`), and keeps the new limits in its config.
+ */
+void
+grove_engine_update_container_resources_async (GroveEngine *self, const char *container_id,
+                                               JsonObject *resources, GCancellable *cancellable,
+                                               GAsyncReadyCallback callback, gpointer user_data)
+{
+  GError *local_error = NULL;
+  GroveJob *job;
+
+  g_return_if_fail (GROVE_IS_ENGINE (self));
+  g_return_if_fail (resources != NULL);
+  job = container_job (self, container_id, update_resources_work, install_updated, &local_error);
+  if (job == NULL)
+    return g_task_report_error (self, callback, user_data,
+                                grove_engine_update_container_resources_async, local_error);
+  job->config = grove_record_copy (resources);
+  grove_engine_run_job (self, job, cancellable, callback, user_data,
+                        grove_engine_update_container_resources_async);
+}
+
+/**
+ * grove_engine_update_container_resources_finish:
+ * @self: a #GroveEngine
+ * @result: the #GAsyncResult
+ * @error: return location
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+grove_engine_update_container_resources_finish (GroveEngine *self, GAsyncResult *result,
+                                                GError **error)
+{
+  return g_task_propagate_boolean (G_TASK (result), error);
 }
 
 /**

@@ -106,6 +106,9 @@ char *grove_new_id (void);
 gboolean grove_runtime_create_sync (GroveOciRuntime *runtime, const GroveCreateOptions *options,
                                     int *out_pid, int *out_conmon_pid, GCancellable *cancellable,
                                     GError **error);
+gboolean grove_runtime_update_sync (GroveOciRuntime *runtime, const char *id,
+                                    const char *resources_path, GCancellable *cancellable,
+                                    GError **error);
 gboolean grove_runtime_start_sync (GroveOciRuntime *runtime, const char *id,
                                    GCancellable *cancellable, GError **error);
 gboolean grove_runtime_kill_sync (GroveOciRuntime *runtime, const char *id, int signal,

@@ -557,6 +557,21 @@ grove_runtime_delete_sync (GroveOciRuntime *runtime, const char *id, GCancellabl
 }
 
 gboolean
+grove_runtime_update_sync (GroveOciRuntime *runtime, const char *id, const char *resources_path,
+                           GCancellable *cancellable, GError **error)
+{
+  SyncCall call;
+  gboolean ok;
+
+  sync_call_begin (&call);
+  grove_oci_runtime_update_async (runtime, id, resources_path, cancellable, sync_call_cb, &call);
+  sync_call_wait (&call);
+  ok = grove_oci_runtime_update_finish (runtime, call.result, error);
+  sync_call_end (&call);
+  return ok;
+}
+
+gboolean
 grove_runtime_state_sync (GroveOciRuntime *runtime, const char *id, char **out_status, int *out_pid,
                           GCancellable *cancellable, GError **error)
 {

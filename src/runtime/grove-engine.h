@@ -145,6 +145,13 @@ void grove_engine_container_stats_async (GroveEngine *self, GPtrArray *container
                                          gpointer user_data);
 GPtrArray *grove_engine_container_stats_finish (GroveEngine *self, GAsyncResult *result,
                                                 GError **error);
+void grove_engine_update_container_resources_async (GroveEngine *self, const char *container_id,
+                                                    JsonObject *resources,
+                                                    GCancellable *cancellable,
+                                                    GAsyncReadyCallback callback,
+                                                    gpointer user_data);
+gboolean grove_engine_update_container_resources_finish (GroveEngine *self, GAsyncResult *result,
+                                                         GError **error);
 gboolean grove_engine_reopen_log (GroveEngine *self, const char *container_id, GError **error);
 
 G_END_DECLS

@@ -496,6 +496,10 @@ static const CommandKind delete_command = {
   "delete", G_CALLBACK (grove_oci_runtime_delete_async), "grove_oci_runtime_delete_async", TRUE,
   NULL,
 };
+static const CommandKind update_command = {
+  "update", G_CALLBACK (grove_oci_runtime_update_async), "grove_oci_runtime_update_async", FALSE,
+  NULL,
+};
 static const CommandKind state_command = {
   "state",     G_CALLBACK (grove_oci_runtime_state_async), "grove_oci_runtime_state_async", FALSE,
   parse_state,
@@ -570,6 +574,45 @@ grove_oci_runtime_kill_async (GroveOciRuntime *self, const char *container_id, i
  */
 gboolean
 grove_oci_runtime_kill_finish (GroveOciRuntime *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/**
+ * grove_oci_runtime_update_async:
+ * @self: a #GroveOciRuntime
+ * @container_id: a created or running container
+ * @resources_path: a file holding OCI `linux.resources` JSON
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called when the runtime's `update` has ended
+ * @user_data: data for @callback
+ *
+ * Runs `<runtime> --root <state_root> update --resources=<file> <container_id>`: changes the
+ * container's cgroup limits in place.
+ */
+void
+grove_oci_runtime_update_async (GroveOciRuntime *self, const char *container_id,
+                                const char *resources_path, GCancellable *cancellable,
+                                GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_autofree char *option = g_strconcat ("--resources=", resources_path, NULL);
+
+  g_return_if_fail (GROVE_IS_OCI_RUNTIME (self));
+  runtime_command_async (self, &update_command, option, container_id, NULL, cancellable, callback,
+                         user_data);
+}
+
+/**
+ * grove_oci_runtime_update_finish:
+ * @self: a #GroveOciRuntime
+ * @result: the #GAsyncResult
+ * @error: return location; %GROVE_ERROR_NOT_FOUND for an unknown container
+ *
+ * Returns: %TRUE when the limits were changed
+ */
+gboolean
+grove_oci_runtime_update_finish (GroveOciRuntime *self, GAsyncResult *result, GError **error)
 {
   g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
   return g_task_propagate_boolean (G_TASK (result), error);

@@ -81,6 +81,12 @@ void grove_oci_runtime_delete_async (GroveOciRuntime *self, const char *containe
 gboolean grove_oci_runtime_delete_finish (GroveOciRuntime *self, GAsyncResult *result,
                                           GError **error);
 
+void grove_oci_runtime_update_async (GroveOciRuntime *self, const char *container_id,
+                                     const char *resources_path, GCancellable *cancellable,
+                                     GAsyncReadyCallback callback, gpointer user_data);
+gboolean grove_oci_runtime_update_finish (GroveOciRuntime *self, GAsyncResult *result,
+                                          GError **error);
+
 void grove_oci_runtime_state_async (GroveOciRuntime *self, const char *container_id,
                                     GCancellable *cancellable, GAsyncReadyCallback callback,
                                     gpointer user_data);

@@ -1547,10 +1547,10 @@ add_hugepage_limits (SpecContext *ctx, JsonObject *resources, GError **error)
   return TRUE;
 }
 
+/* memory, CPU and hugepages: the part of linux.resources a running container can change */
 static gboolean
-add_resources (SpecContext *ctx, JsonObject *linux_spec, GError **error)
+fill_resources (SpecContext *ctx, JsonObject *resources, GError **error)
 {
-  g_autoptr (JsonObject) resources = json_object_new ();
   g_autoptr (JsonObject) memory = json_object_new ();
   gint64 limit = 0;
   gint64 swap = 0;
@@ -1564,11 +1564,39 @@ add_resources (SpecContext *ctx, JsonObject *linux_spec, GError **error)
     json_object_set_int_member (memory, "swap", swap);
   if (json_object_get_size (memory) > 0)
     json_object_set_object_member (resources, "memory", g_steal_pointer (&memory));
-  if (!add_cpu_resources (ctx, resources, error) || !add_hugepage_limits (ctx, resources, error)
-      || !add_devices (ctx, linux_spec, resources, error))
+  return add_cpu_resources (ctx, resources, error) && add_hugepage_limits (ctx, resources, error);
+}
+
+static gboolean
+add_resources (SpecContext *ctx, JsonObject *linux_spec, GError **error)
+{
+  g_autoptr (JsonObject) resources = json_object_new ();
+
+  if (!fill_resources (ctx, resources, error) || !add_devices (ctx, linux_spec, resources, error))
     return FALSE;
   json_object_set_object_member (linux_spec, "resources", g_steal_pointer (&resources));
   return TRUE;
+}
+
+/**
+ * grove_spec_resources_from_cri:
+ * @cri_resources: (nullable): CRI LinuxContainerResources in the protobuf JSON mapping
+ * @error: return location
+ *
+ * Turns CRI resources into the memory, CPU and hugepage parts of OCI `linux.resources`:
+ * what `runtime update` takes.
+ *
+ * Returns: (transfer full) (nullable): the OCI resources, or %NULL with @error set
+ */
+JsonObject *
+grove_spec_resources_from_cri (JsonObject *cri_resources, GError **error)
+{
+  SpecContext ctx = { .resources = cri_resources };
+  g_autoptr (JsonObject) resources = json_object_new ();
+
+  if (!fill_resources (&ctx, resources, error))
+    return NULL;
+  return g_steal_pointer (&resources);
 }
 
 /* the rest of linux */

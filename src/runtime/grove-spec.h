@@ -54,6 +54,7 @@ typedef struct
 } GroveSpecInput;
 
 JsonNode *grove_spec_generate (const GroveSpecInput *input, GError **error);
+JsonObject *grove_spec_resources_from_cri (JsonObject *cri_resources, GError **error);
 gboolean grove_spec_resolve_user (const char *rootfs, const char *user, guint32 *out_uid,
                                   guint32 *out_gid, GArray **out_additional_gids, GError **error);
 
