@@ -3,8 +3,9 @@
 # The bus policy data/org.grove.Runtime1.conf on a private dbus-daemon whose default policy is
 # the system bus's: root may own org.grove.Runtime1 and call it; nobody may neither call nor
 # own it; a member of the group grove may call the Grove and standard interfaces, no other,
-# and may not own the name. The name's owner is groved when it is built and runc is
-# installed, else a small PyGObject program. Needs root; leaves no process or file behind.
+# and may not own the name; no interface of the XML is missing from the policy. The name's
+# owner is groved when it is built and runc is installed, else a small PyGObject program.
+# Needs root; leaves no process or file behind.
 set -u
 
 . "${G_TEST_SRCDIR:-$(dirname "$0")}/grove-test-lib.sh"
@@ -53,7 +54,7 @@ if ! getent group grove > /dev/null && ! getent group users > /dev/null; then
   exit 0
 fi
 
-echo "1..11"
+echo "1..12"
 # check NAME STATUS OUTPUT: ok when STATUS is 0, else not ok showing OUTPUT (not the
 # library's check, which judges a grovectl call)
 check() {
@@ -200,6 +201,17 @@ check "a member of $group may not call another interface: AccessDenied" $? "$out
 out=$(as_member "${own_args[@]}")
 denied "$out"
 check "a member of $group may not own $name: AccessDenied" $? "$out"
+
+# 12: no interface of groved's is left out of the policy: a method call on each reaches it
+closed=
+for iface in $(sed -n 's/.*<interface name="\(org\.grove\.[^"]*\)".*/\1/p' \
+  "$srcdir/data/org.grove.Runtime1.xml"); do
+  out=$(as_member --dest "$name" --object-path "$path" --method "$iface.NoSuchMethod")
+  denied "$out" && closed="$closed $iface"
+done
+[ -z "$closed" ]
+check "a member of $group may call every interface in org.grove.Runtime1.xml" $? \
+  "refused by the bus:$closed"
 
 # stop the owner before the bus, so groved does not log a lost connection
 kill -TERM "$owner_pid"
