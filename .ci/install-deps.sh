@@ -11,7 +11,7 @@ packages=(
   libzstd-dev libseccomp-dev libssl-dev python3
   # tests
   ostree busybox-static umoci skopeo zstd gzip tar attr dbus-daemon
-  runc crun conmon iproute2
+  runc crun conmon iproute2 polkitd
 )
 
 missing=()

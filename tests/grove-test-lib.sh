@@ -88,3 +88,67 @@ grove_test_stop_groved() {
   kill -0 "$groved_pid" 2> /dev/null && kill -KILL "$groved_pid"
   wait "$groved_pid" 2> /dev/null
 }
+
+# grove_test_policy_group POLICY: the group whose members the bus policy POLICY
+# (data/org.grove.Runtime1.conf) lets call groved: sets $group, $gid, and $policy_conf, the
+# file to include: POLICY itself where the group grove exists, else a copy in $tmp whose
+# rules name the group users. Fails when neither group exists.
+grove_test_policy_group() {
+  group=grove
+  policy_conf=$(realpath "$1")
+  if ! getent group grove > /dev/null; then
+    getent group users > /dev/null || return 1
+    group=users
+    policy_conf=$tmp/policy-users.conf
+    sed 's/group="grove"/group="users"/' "$1" > "$policy_conf"
+  fi
+  gid=$(getent group "$group" | cut -d: -f3)
+}
+
+# grove_test_system_bus_conf FILE INCLUDE...: writes FILE, a dbus-daemon config with the
+# system bus's default policy (dbus's system.conf), which the INCLUDEd policies punch holes
+# in; on an abstract socket, so that any user reaches it whatever the modes of $tmp
+grove_test_system_bus_conf() {
+  local file=$1 include
+  shift
+  {
+    cat << EOC
+<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <listen>unix:abstract=$tmp/bus</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <deny own="*"/>
+    <deny send_type="method_call"/>
+    <allow send_type="signal"/>
+    <allow send_requested_reply="true" send_type="method_return"/>
+    <allow send_requested_reply="true" send_type="error"/>
+    <allow receive_type="method_call"/>
+    <allow receive_type="method_return"/>
+    <allow receive_type="error"/>
+    <allow receive_type="signal"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
+    <allow send_destination="org.freedesktop.DBus"
+           send_interface="org.freedesktop.DBus.Introspectable"/>
+    <allow send_destination="org.freedesktop.DBus"
+           send_interface="org.freedesktop.DBus.Properties"/>
+  </policy>
+EOC
+    for include in "$@"; do echo "  <include>$include</include>"; done
+    echo "</busconfig>"
+  } > "$file"
+}
+
+# once the test's processes are gone: unmounts what is left below $tmp, removes the test's
+# cgroups (its cgroup parent is /grove-test-$$) and $tmp
+grove_test_remove_dirs() {
+  sleep 0.2
+  awk -v base="$tmp/" 'index($5, base) == 1 { print $5 }' /proc/self/mountinfo | sort -r |
+    while read -r m; do umount -l "$m"; done
+  for dir in /sys/fs/cgroup/grove-test-$$ /sys/fs/cgroup/*/grove-test-$$; do
+    [ -d "$dir" ] && find "$dir" -depth -type d -exec rmdir {} \; 2> /dev/null
+  done
+  rm -rf "$tmp"
+}

@@ -116,6 +116,7 @@ test_defaults (Fixture *fx, gconstpointer data)
   g_assert_cmpstr (crun->argv[1], ==, "crun");
   g_assert_null (crun->argv[2]);
   g_assert_null (grove_config_get_handler (config, "kata"));
+  g_assert_cmpint (config->polkit, ==, GROVE_CONFIG_POLKIT_AUTO);
 }
 
 static void
@@ -124,6 +125,8 @@ test_all_keys (Fixture *fx, gconstpointer data)
   g_autoptr (GroveConfig) config = NULL;
 
   write_conf (fx, "grove.conf",
+              "[daemon]\n"
+              "polkit = no\n"
               "[storage]\n"
               "root = /srv/grove/\n"
               "runroot=/run/g\n"
@@ -154,6 +157,38 @@ test_all_keys (Fixture *fx, gconstpointer data)
                (const char *const[]){ "/opt/kata/bin/containerd-shim-runc", "--debug",
                                       "--log=/var/log/kata.log", NULL });
   g_assert_false (grove_config_get_handler (config, "kata")->builtin);
+  g_assert_cmpint (config->polkit, ==, GROVE_CONFIG_POLKIT_NO);
+}
+
+static void
+test_polkit (Fixture *fx, gconstpointer data)
+{
+  const char *const values[] = { "auto", "yes", "no" };
+  const GroveConfigPolkit modes[]
+      = { GROVE_CONFIG_POLKIT_AUTO, GROVE_CONFIG_POLKIT_YES, GROVE_CONFIG_POLKIT_NO };
+  g_autofree char *path = NULL;
+  g_autofree char *where = NULL;
+
+  for (guint i = 0; i < G_N_ELEMENTS (values); i++)
+    {
+      g_autofree char *text = g_strdup_printf ("[daemon]\npolkit = %s\n", values[i]);
+      g_autoptr (GroveConfig) config = NULL;
+
+      write_conf (fx, "grove.conf", text);
+      config = load_ok (fx);
+      g_assert_cmpint (config->polkit, ==, modes[i]);
+    }
+
+  /* a bad value names the file and line that set it, even in a drop-in */
+  write_conf (fx, "grove.conf", "[daemon]\npolkit = yes\n");
+  path = write_conf_path (fx, "grove.conf.d/20-p.conf", "# off\n[daemon]\npolkit = off\n");
+  where = g_strdup_printf ("%s:3: [daemon] polkit: 'off' is not auto, yes or no", path);
+  load_fails (fx, where, NULL);
+
+  g_clear_pointer (&where, g_free);
+  write_conf (fx, "grove.conf.d/20-p.conf", "[daemon]\npolkit_mode = yes\n");
+  where = g_strdup_printf ("%s:2: [daemon] polkit_mode: unknown key", path);
+  load_fails (fx, where, NULL);
 }
 
 static void
@@ -371,6 +406,7 @@ main (int argc, char **argv)
   ADD ("/grove/config/relative-path", test_relative_path);
   ADD ("/grove/config/unknown-handler", test_unknown_handler);
   ADD ("/grove/config/bad-handler", test_bad_handler);
+  ADD ("/grove/config/polkit", test_polkit);
 #undef ADD
   return g_test_run ();
 }

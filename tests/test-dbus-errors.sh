@@ -59,13 +59,7 @@ cleanup() {
     [ -d "$dir" ] && find "$dir" -name cgroup.procs -exec cat {} + 2> /dev/null
   done | sort -u | while read -r p; do kill -KILL "$p" 2> /dev/null; done
   [ -n "$dbus_pid" ] && kill "$dbus_pid" 2> /dev/null
-  sleep 0.2
-  awk -v base="$tmp/" 'index($5, base) == 1 { print $5 }' /proc/self/mountinfo | sort -r |
-    while read -r m; do umount -l "$m"; done
-  for dir in /sys/fs/cgroup/grove-test-$$ /sys/fs/cgroup/*/grove-test-$$; do
-    [ -d "$dir" ] && find "$dir" -depth -type d -exec rmdir {} \; 2> /dev/null
-  done
-  rm -rf "$tmp"
+  grove_test_remove_dirs
 }
 trap cleanup EXIT
 

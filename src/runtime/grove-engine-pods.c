@@ -369,17 +369,37 @@ new_pod_record (GroveEngine *self, const char *id, JsonObject *config, const cha
   return record;
 }
 
+/**
+ * grove_engine_config_is_trusted:
+ * @config: a CRI `PodSandboxConfig` or `ContainerConfig`, in protobuf's JSON mapping
+ *
+ * Whether @config asks for the host's trust: `linux.securityContext.privileged`, or the
+ * host's network, PID or IPC namespace in `linux.securityContext.namespaceOptions` (both
+ * configs put them at the same place). Such pods run on the trusted handler.
+ *
+ * Returns: %TRUE for a privileged or host-namespace config
+ */
+gboolean
+grove_engine_config_is_trusted (JsonObject *config)
+{
+  const char *const namespaces[] = { "network", "pid", "ipc", NULL };
+  gboolean trusted = FALSE;
+
+  g_return_val_if_fail (config != NULL, FALSE);
+  trusted = pod_privileged (config);
+  for (guint i = 0; namespaces[i] != NULL; i++)
+    trusted = trusted || g_str_equal (namespace_mode (config, namespaces[i]), "NODE");
+  return trusted;
+}
+
 /* privileged or host-namespace pods go to the trusted runtime, never to a VM runtime */
 static const char *
 pick_handler (GroveEngine *self, JsonObject *config, const char *requested, gboolean *out_trusted,
               GError **error)
 {
-  const char *const namespaces[] = { "network", "pid", "ipc", NULL };
-  gboolean trusted = pod_privileged (config);
+  gboolean trusted = grove_engine_config_is_trusted (config);
   const char *handler;
 
-  for (guint i = 0; namespaces[i] != NULL; i++)
-    trusted = trusted || g_str_equal (namespace_mode (config, namespaces[i]), "NODE");
   handler = trusted                                   ? self->trusted_handler
             : requested != NULL && *requested != '\0' ? requested
                                                       : self->default_handler;

@@ -92,6 +92,7 @@ void grove_engine_load_async (GroveEngine *self, GCancellable *cancellable,
                               GAsyncReadyCallback callback, gpointer user_data);
 gboolean grove_engine_load_finish (GroveEngine *self, GAsyncResult *result, GError **error);
 
+gboolean grove_engine_config_is_trusted (JsonObject *config);
 void grove_engine_run_pod_async (GroveEngine *self, JsonObject *config, const char *handler,
                                  GCancellable *cancellable, GAsyncReadyCallback callback,
                                  gpointer user_data);

@@ -66,7 +66,8 @@ handler_name_valid (const char *name)
 static gboolean
 group_known (const char *group)
 {
-  if (g_str_equal (group, "storage") || g_str_equal (group, "runtime"))
+  if (g_str_equal (group, "daemon") || g_str_equal (group, "storage")
+      || g_str_equal (group, "runtime"))
     return TRUE;
   return g_str_has_prefix (group, HANDLER_PREFIX)
          && handler_name_valid (group + strlen (HANDLER_PREFIX));
@@ -79,7 +80,10 @@ key_known (const char *group, const char *key)
   const char *const runtime[]
       = { "conmon", "pause", "cgroup_parent", "default_handler", "trusted_handler", NULL };
   const char *const handler[] = { "path", "args", NULL };
+  const char *const daemon[] = { "polkit", NULL };
 
+  if (g_str_equal (group, "daemon"))
+    return g_strv_contains (daemon, key);
   if (g_str_equal (group, "storage"))
     return g_strv_contains (storage, key);
   if (g_str_equal (group, "runtime"))
@@ -122,7 +126,7 @@ scan_line (Loader *loader, const char *path, guint lineno, const char *line, cha
       *group = g_strndup (line + 1, end != NULL ? (gsize)(end - line - 1) : strlen (line + 1));
       if (!group_known (*group))
         return grove_throw (error, GROVE_ERROR_INVALID_ARGUMENT,
-                            "%s:%u: [%s]: unknown group (groups are storage, runtime and "
+                            "%s:%u: [%s]: unknown group (groups are daemon, storage, runtime and "
                             "handler.NAME, NAME made of letters, digits, '-', '_' and '.')",
                             path, lineno, *group);
       /* the key "" stands for the group itself */
@@ -411,6 +415,27 @@ check_handler_ref (Loader *loader, GroveConfig *config, const char *key, const c
 }
 
 static gboolean
+get_polkit (Loader *loader, GroveConfigPolkit *out, GError **error)
+{
+  const char *const names[] = { "auto", "yes", "no", NULL };
+  g_autofree char *value = NULL;
+
+  if (!get_string (loader, "daemon", "polkit", &value, error))
+    return FALSE;
+  if (value == NULL)
+    return TRUE;
+  for (guint i = 0; names[i] != NULL; i++)
+    if (g_str_equal (value, names[i]))
+      {
+        *out = (GroveConfigPolkit)i;
+        return TRUE;
+      }
+  return grove_throw (error, GROVE_ERROR_INVALID_ARGUMENT,
+                      "%s: [daemon] polkit: '%s' is not auto, yes or no",
+                      origin_of (loader, "daemon", "polkit"), value);
+}
+
+static gboolean
 read_config (Loader *loader, GroveConfig *config, GError **error)
 {
   if (!get_path (loader, "storage", "root", PATH_ABSOLUTE, &config->root, error)
@@ -421,7 +446,7 @@ read_config (Loader *loader, GroveConfig *config, GError **error)
                     error)
       || !get_string (loader, "runtime", "default_handler", &config->default_handler, error)
       || !get_string (loader, "runtime", "trusted_handler", &config->trusted_handler, error)
-      || !read_handlers (loader, config, error))
+      || !read_handlers (loader, config, error) || !get_polkit (loader, &config->polkit, error))
     return FALSE;
   return check_handler_ref (loader, config, "default_handler", config->default_handler, error)
          && check_handler_ref (loader, config, "trusted_handler", config->trusted_handler, error);
@@ -439,6 +464,7 @@ config_new_default (void)
   config->default_handler = g_strdup ("runc");
   config->trusted_handler = g_strdup ("runc");
   config->handlers = g_ptr_array_new_with_free_func (handler_config_free);
+  config->polkit = GROVE_CONFIG_POLKIT_AUTO;
   return config;
 }
 

@@ -30,6 +30,21 @@ typedef struct
 } GroveHandlerConfig;
 
 /**
+ * GroveConfigPolkit:
+ * @GROVE_CONFIG_POLKIT_AUTO: check with polkit when groved is on the system bus
+ * @GROVE_CONFIG_POLKIT_YES: always check with polkit, on whatever bus groved is
+ * @GROVE_CONFIG_POLKIT_NO: never check: whoever the bus lets call may do everything
+ *
+ * `[daemon] polkit`: whether groved asks polkit before each call that changes something.
+ */
+typedef enum
+{
+  GROVE_CONFIG_POLKIT_AUTO,
+  GROVE_CONFIG_POLKIT_YES,
+  GROVE_CONFIG_POLKIT_NO,
+} GroveConfigPolkit;
+
+/**
  * GroveConfig:
  * @root: persistent state (`[storage] root`, default /var/lib/grove)
  * @runroot: volatile state (`[storage] runroot`, default /run/grove)
@@ -40,6 +55,7 @@ typedef struct
  * @trusted_handler: (`[runtime] trusted_handler`, default runc)
  * @handlers: (element-type GroveHandlerConfig): the configured handlers; runc and crun are
  *   there unless the config redefines them
+ * @polkit: (`[daemon] polkit`, default auto)
  *
  * groved's configuration: /etc/grove/grove.conf, then grove.conf.d/ *.conf in name order,
  * later values winning.
@@ -54,6 +70,7 @@ typedef struct
   char *default_handler;
   char *trusted_handler;
   GPtrArray *handlers;
+  GroveConfigPolkit polkit;
 } GroveConfig;
 
 GroveConfig *grove_config_load (const char *path, GError **error);

@@ -271,16 +271,31 @@ connection_closed_cb (GDBusConnection *connection, gboolean remote_peer_vanished
   quit (self, closed);
 }
 
+/* auto: only on the system bus, where polkitd is; callers elsewhere are the bus owner's */
+static gboolean
+polkit_wanted (GroveDaemon *self)
+{
+  if (self->config->polkit == GROVE_CONFIG_POLKIT_AUTO)
+    return self->bus_type == G_BUS_TYPE_SYSTEM;
+  return self->config->polkit == GROVE_CONFIG_POLKIT_YES;
+}
+
 static void
 serve (GroveDaemon *self, GDBusConnection *connection)
 {
   g_autoptr (GError) error = NULL;
+  g_autoptr (GroveAuthority) authority
+      = grove_authority_new (polkit_wanted (self) ? connection : NULL);
 
   self->connection = g_object_ref (connection);
   g_dbus_connection_set_exit_on_close (connection, FALSE);
   self->closed_id
       = g_signal_connect (connection, "closed", G_CALLBACK (connection_closed_cb), self);
   self->service = grove_dbus_service_new (self->engine);
+  grove_dbus_service_set_authority (self->service, authority);
+  g_message ("calls that change something are %s", grove_authority_get_enabled (authority)
+                                                       ? "checked with polkit"
+                                                       : "not checked with polkit");
   if (!grove_dbus_service_export (self->service, connection, &error))
     {
       g_prefix_error (&error, "exporting the D-Bus objects: ");
@@ -402,6 +417,8 @@ sighup_cb (gpointer user_data)
   reload_setting ("[runtime] cgroup_parent", running->cgroup_parent, config->cgroup_parent);
   reload_setting ("[runtime] default_handler", running->default_handler, config->default_handler);
   reload_setting ("[runtime] trusted_handler", running->trusted_handler, config->trusted_handler);
+  if (running->polkit != config->polkit)
+    g_message ("reload: [daemon] polkit changed: needs a restart");
   if (self->engine != NULL)
     reload_handlers (self, config);
   g_message ("reload done");

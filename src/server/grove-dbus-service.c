@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "grove-dbus-exec.h"
+#include "grove-authority.h"
 #include "grove-dbus-generated.h"
 #include "grove-dbus-service.h"
 #include "grove-record.h"
@@ -37,6 +38,8 @@ struct _GroveDBusService
   GHashTable *jobs; /* object path → Job, running and recently finished */
   guint64 next_job;
   GHashTable *execs; /* object path → GroveDBusExec, running and recently ended */
+  GroveAuthority *authority;
+  GCancellable *cancellable; /* polkit checks under way; cancelled by unexport */
 };
 
 G_DEFINE_TYPE (GroveDBusService, grove_dbus_service, G_TYPE_OBJECT)
@@ -47,6 +50,8 @@ typedef struct
   GroveDBusService *self;
   GObject *iface;
   GDBusMethodInvocation *invocation; /* consumed by the completion */
+  gpointer data;                     /* what the handler hands on to the authorized part */
+  GDestroyNotify data_free;
 } Call;
 
 static Call *
@@ -65,6 +70,8 @@ call_free (Call *call)
 {
   g_clear_object (&call->self);
   g_clear_object (&call->iface);
+  if (call->data_free != NULL)
+    call->data_free (call->data);
   g_free (call);
 }
 
@@ -381,9 +388,61 @@ container_removed_cb (GroveEngine *engine, const char *id, GroveDBusService *sel
 }
 
 /*
- * Method handlers (handle_*) are the entry points where polkit and per-caller checks go;
- * this slice has none yet: a later change adds them here, before the engine is called.
+ * Authorization. The handler of a call that changes something only makes its Call and
+ * hands it to authorize_then() with a polkit action and the function that does the work;
+ * that function runs once polkit (GroveAuthority) allows the caller, and owns the Call from
+ * then on. A denial completes the call with org.grove.Error.PermissionDenied and the engine
+ * is never called. Read-only calls and properties are left to the bus policy.
  */
+
+typedef void (*CallFunc) (Call *call);
+
+typedef struct
+{
+  Call *call;
+  CallFunc then;
+} Authorizing;
+
+static void
+authorize_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autofree Authorizing *authorizing = user_data;
+  g_autoptr (Call) call = authorizing->call;
+  g_autoptr (GError) local_error = NULL;
+
+  if (!grove_authority_check_finish (GROVE_AUTHORITY (source), result, &local_error))
+    {
+      return_error (call->invocation, local_error);
+      return;
+    }
+  authorizing->then (g_steal_pointer (&call));
+}
+
+/* runs @then (call) once the caller may do @action_id; a password prompt only if it asked */
+static void
+authorize_then (Call *call, const char *action_id, CallFunc then)
+{
+  GroveDBusService *self = call->self;
+  GDBusMessage *message = g_dbus_method_invocation_get_message (call->invocation);
+  gboolean interactive
+      = (g_dbus_message_get_flags (message) & G_DBUS_MESSAGE_FLAGS_ALLOW_INTERACTIVE_AUTHORIZATION)
+        != 0;
+  Authorizing *authorizing = g_new0 (Authorizing, 1);
+
+  authorizing->call = call;
+  authorizing->then = then;
+  grove_authority_check_async (
+      self->authority, g_dbus_method_invocation_get_sender (call->invocation), action_id,
+      interactive ? GROVE_AUTHORITY_FLAGS_INTERACTIVE : GROVE_AUTHORITY_FLAGS_NONE,
+      self->cancellable, authorize_cb, authorizing);
+}
+
+/* the method call's arguments, for the authorized part of a handler */
+static GVariant *
+call_args (Call *call)
+{
+  return g_dbus_method_invocation_get_parameters (call->invocation);
+}
 
 /* Pod1 */
 
@@ -401,11 +460,18 @@ pod_stop_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   grove_dbus_pod1_complete_stop (GROVE_DBUS_POD1 (call->iface), call->invocation);
 }
 
+static void
+pod_stop (Call *call)
+{
+  grove_engine_stop_pod_async (call->self->engine,
+                               grove_dbus_pod1_get_id (GROVE_DBUS_POD1 (call->iface)), NULL,
+                               pod_stop_cb, call);
+}
+
 static gboolean
 handle_pod_stop (GroveDBusPod1 *iface, GDBusMethodInvocation *invocation, GroveDBusService *self)
 {
-  grove_engine_stop_pod_async (self->engine, grove_dbus_pod1_get_id (iface), NULL, pod_stop_cb,
-                               call_new (self, iface, invocation));
+  authorize_then (call_new (self, iface, invocation), GROVE_ACTION_MANAGE_CONTAINERS, pod_stop);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -423,11 +489,18 @@ pod_remove_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   grove_dbus_pod1_complete_remove (GROVE_DBUS_POD1 (call->iface), call->invocation);
 }
 
+static void
+pod_remove (Call *call)
+{
+  grove_engine_remove_pod_async (call->self->engine,
+                                 grove_dbus_pod1_get_id (GROVE_DBUS_POD1 (call->iface)), NULL,
+                                 pod_remove_cb, call);
+}
+
 static gboolean
 handle_pod_remove (GroveDBusPod1 *iface, GDBusMethodInvocation *invocation, GroveDBusService *self)
 {
-  grove_engine_remove_pod_async (self->engine, grove_dbus_pod1_get_id (iface), NULL, pod_remove_cb,
-                                 call_new (self, iface, invocation));
+  authorize_then (call_new (self, iface, invocation), GROVE_ACTION_MANAGE_CONTAINERS, pod_remove);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -447,12 +520,25 @@ container_start_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   grove_dbus_container1_complete_start (GROVE_DBUS_CONTAINER1 (call->iface), call->invocation);
 }
 
+static const char *
+call_container_id (Call *call)
+{
+  return grove_dbus_container1_get_id (GROVE_DBUS_CONTAINER1 (call->iface));
+}
+
+static void
+container_start (Call *call)
+{
+  grove_engine_start_container_async (call->self->engine, call_container_id (call), NULL,
+                                      container_start_cb, call);
+}
+
 static gboolean
 handle_container_start (GroveDBusContainer1 *iface, GDBusMethodInvocation *invocation,
                         GroveDBusService *self)
 {
-  grove_engine_start_container_async (self->engine, grove_dbus_container1_get_id (iface), NULL,
-                                      container_start_cb, call_new (self, iface, invocation));
+  authorize_then (call_new (self, iface, invocation), GROVE_ACTION_MANAGE_CONTAINERS,
+                  container_start);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -470,12 +556,22 @@ container_stop_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   grove_dbus_container1_complete_stop (GROVE_DBUS_CONTAINER1 (call->iface), call->invocation);
 }
 
+static void
+container_stop (Call *call)
+{
+  guint timeout = 0;
+
+  g_variant_get (call_args (call), "(u)", &timeout);
+  grove_engine_stop_container_async (call->self->engine, call_container_id (call), timeout, NULL,
+                                     container_stop_cb, call);
+}
+
 static gboolean
 handle_container_stop (GroveDBusContainer1 *iface, GDBusMethodInvocation *invocation, guint timeout,
                        GroveDBusService *self)
 {
-  grove_engine_stop_container_async (self->engine, grove_dbus_container1_get_id (iface), timeout,
-                                     NULL, container_stop_cb, call_new (self, iface, invocation));
+  authorize_then (call_new (self, iface, invocation), GROVE_ACTION_MANAGE_CONTAINERS,
+                  container_stop);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -493,12 +589,19 @@ container_remove_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   grove_dbus_container1_complete_remove (GROVE_DBUS_CONTAINER1 (call->iface), call->invocation);
 }
 
+static void
+container_remove (Call *call)
+{
+  grove_engine_remove_container_async (call->self->engine, call_container_id (call), NULL,
+                                       container_remove_cb, call);
+}
+
 static gboolean
 handle_container_remove (GroveDBusContainer1 *iface, GDBusMethodInvocation *invocation,
                          GroveDBusService *self)
 {
-  grove_engine_remove_container_async (self->engine, grove_dbus_container1_get_id (iface), NULL,
-                                       container_remove_cb, call_new (self, iface, invocation));
+  authorize_then (call_new (self, iface, invocation), GROVE_ACTION_MANAGE_CONTAINERS,
+                  container_remove);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -535,46 +638,89 @@ container_exec_sync_cb (GObject *source, GAsyncResult *result, gpointer user_dat
                                                         bytestring_variant (exec->stderr_data)));
 }
 
+static void
+container_exec_sync (Call *call)
+{
+  g_autofree const char **argv = NULL;
+  guint timeout = 0;
+
+  g_variant_get (call_args (call), "(^a&su)", &argv, &timeout);
+  grove_engine_exec_sync_async (call->self->engine, call_container_id (call),
+                                (const char *const *)argv, timeout, NULL, container_exec_sync_cb,
+                                call);
+}
+
+/*
+ * A process started in a privileged pod's container has what that pod has: whoever may
+ * not run privileged pods may not run commands in them either.
+ */
+static const char *
+exec_action (GroveDBusService *self, GroveDBusContainer1 *iface)
+{
+  g_autoptr (GrovePod) pod
+      = grove_engine_get_pod (self->engine, grove_dbus_container1_get_pod_id (iface), NULL);
+
+  if (pod != NULL && grove_pod_get_trusted (pod))
+    return GROVE_ACTION_RUN_PRIVILEGED;
+  return GROVE_ACTION_MANAGE_CONTAINERS;
+}
+
 static gboolean
 handle_container_exec_sync (GroveDBusContainer1 *iface, GDBusMethodInvocation *invocation,
                             const char *const *argv, guint timeout, GroveDBusService *self)
 {
-  grove_engine_exec_sync_async (self->engine, grove_dbus_container1_get_id (iface), argv, timeout,
-                                NULL, container_exec_sync_cb, call_new (self, iface, invocation));
+  authorize_then (call_new (self, iface, invocation), exec_action (self, iface),
+                  container_exec_sync);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static void
+container_reopen_log (Call *call)
+{
+  g_autoptr (Call) owned = call;
+  g_autoptr (GError) local_error = NULL;
+
+  if (!grove_engine_reopen_log (call->self->engine, call_container_id (call), &local_error))
+    return_error (call->invocation, local_error);
+  else
+    grove_dbus_container1_complete_reopen_log (GROVE_DBUS_CONTAINER1 (call->iface),
+                                               call->invocation);
 }
 
 static gboolean
 handle_container_reopen_log (GroveDBusContainer1 *iface, GDBusMethodInvocation *invocation,
                              GroveDBusService *self)
 {
-  g_autoptr (GError) local_error = NULL;
-
-  if (!grove_engine_reopen_log (self->engine, grove_dbus_container1_get_id (iface), &local_error))
-    return_error (invocation, local_error);
-  else
-    grove_dbus_container1_complete_reopen_log (iface, invocation);
+  authorize_then (call_new (self, iface, invocation), GROVE_ACTION_MANAGE_CONTAINERS,
+                  container_reopen_log);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
 /* Image1 */
 
+/* the Call holds the skeleton while its own object is unexported under it */
+static void
+image_remove (Call *call)
+{
+  g_autoptr (Call) owned = call;
+  g_autoptr (GError) local_error = NULL;
+  GroveStore *store = grove_engine_get_store (call->self->engine);
+  GroveDBusImage1 *iface = GROVE_DBUS_IMAGE1 (call->iface);
+
+  if (!grove_store_remove_image (store, grove_dbus_image1_get_id (iface), NULL, &local_error))
+    {
+      return_error (call->invocation, local_error);
+      return;
+    }
+  resync_images (call->self);
+  grove_dbus_image1_complete_remove (iface, call->invocation);
+}
+
 static gboolean
 handle_image_remove (GroveDBusImage1 *iface, GDBusMethodInvocation *invocation,
                      GroveDBusService *self)
 {
-  g_autoptr (GError) local_error = NULL;
-  GroveStore *store = grove_engine_get_store (self->engine);
-  /* keep the skeleton alive while its own object is unexported under it */
-  g_autoptr (GroveDBusImage1) hold = g_object_ref (iface);
-
-  if (!grove_store_remove_image (store, grove_dbus_image1_get_id (iface), NULL, &local_error))
-    {
-      return_error (invocation, local_error);
-      return G_DBUS_METHOD_INVOCATION_HANDLED;
-    }
-  resync_images (self);
-  grove_dbus_image1_complete_remove (hold, invocation);
+  authorize_then (call_new (self, iface, invocation), GROVE_ACTION_MANAGE_CONTAINERS, image_remove);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -603,13 +749,23 @@ import_image_cb (GObject *source, GAsyncResult *result, gpointer user_data)
                                              (const char *const *)paths->pdata);
 }
 
+static void
+import_image (Call *call)
+{
+  const char *path = NULL;
+  const char *tag = NULL;
+
+  g_variant_get (call_args (call), "(&s&s)", &path, &tag);
+  grove_store_import_image_async (grove_engine_get_store (call->self->engine), path,
+                                  GROVE_IMAGE_FORMAT_AUTO, tag[0] != '\0' ? tag : NULL, NULL, NULL,
+                                  NULL, import_image_cb, call);
+}
+
 static gboolean
 handle_import_image (GroveDBusRuntime1 *iface, GDBusMethodInvocation *invocation, const char *path,
                      const char *tag, GroveDBusService *self)
 {
-  grove_store_import_image_async (grove_engine_get_store (self->engine), path,
-                                  GROVE_IMAGE_FORMAT_AUTO, tag[0] != '\0' ? tag : NULL, NULL, NULL,
-                                  NULL, import_image_cb, call_new (self, iface, invocation));
+  authorize_then (call_new (self, iface, invocation), GROVE_ACTION_MANAGE_CONTAINERS, import_image);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -735,19 +891,24 @@ job_expire_cb (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
-static gboolean
-handle_job_cancel (GroveDBusJob1 *iface, GDBusMethodInvocation *invocation,
-                   GCancellable *cancellable)
+/* a job that has expired meanwhile has nothing left to cancel */
+static void
+job_cancel (Call *call)
 {
-  g_cancellable_cancel (cancellable);
-  grove_dbus_job1_complete_cancel (iface, invocation);
-  return G_DBUS_METHOD_INVOCATION_HANDLED;
+  g_autoptr (Call) owned = call;
+  const char *path = g_dbus_method_invocation_get_object_path (call->invocation);
+  Job *job = g_hash_table_lookup (call->self->jobs, path);
+
+  if (job != NULL)
+    g_cancellable_cancel (job->cancellable);
+  grove_dbus_job1_complete_cancel (GROVE_DBUS_JOB1 (call->iface), call->invocation);
 }
 
-static void
-unref_closure_data (gpointer data, GClosure *closure)
+static gboolean
+handle_job_cancel (GroveDBusJob1 *iface, GDBusMethodInvocation *invocation, GroveDBusService *self)
 {
-  g_object_unref (data);
+  authorize_then (call_new (self, iface, invocation), GROVE_ACTION_MANAGE_CONTAINERS, job_cancel);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
 /* a new running job, exported and in the service's table */
@@ -769,8 +930,7 @@ job_new (GroveDBusService *self, const char *operation)
   grove_dbus_job1_set_state (job->iface, "running");
   grove_dbus_job1_set_result (job->iface, none);
   grove_dbus_job1_set_error (job->iface, "");
-  g_signal_connect_data (job->iface, "handle-cancel", G_CALLBACK (handle_job_cancel),
-                         g_object_ref (job->cancellable), unref_closure_data, 0);
+  g_signal_connect_object (job->iface, "handle-cancel", G_CALLBACK (handle_job_cancel), self, 0);
   object = grove_dbus_object_skeleton_new (job->path);
   grove_dbus_object_skeleton_set_job1 (object, job->iface);
   g_dbus_object_manager_server_export (self->manager, G_DBUS_OBJECT_SKELETON (object));
@@ -848,20 +1008,32 @@ start_import_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   job_finish (run->job, (const char *const *)paths->pdata, local_error);
 }
 
-static gboolean
-handle_start_import (GroveDBusRuntime1 *iface, GDBusMethodInvocation *invocation, const char *path,
-                     const char *tag, GroveDBusService *self)
+static void
+start_import (Call *call)
 {
+  g_autoptr (Call) owned = call;
+  GroveDBusService *self = call->self;
   Job *job = job_new (self, "import");
   JobRun *run = g_new0 (JobRun, 1);
+  const char *path = NULL;
+  const char *tag = NULL;
 
+  g_variant_get (call_args (call), "(&s&s)", &path, &tag);
   run->self = g_object_ref (self);
   run->job = job;
   /* the job outlives the worker's progress calls: @run holds it until the callback */
   grove_store_import_image_async (grove_engine_get_store (self->engine), path,
                                   GROVE_IMAGE_FORMAT_AUTO, tag[0] != '\0' ? tag : NULL,
                                   job_progress_cb, job, job->cancellable, start_import_cb, run);
-  grove_dbus_runtime1_complete_start_import (iface, invocation, job->path);
+  grove_dbus_runtime1_complete_start_import (GROVE_DBUS_RUNTIME1 (call->iface), call->invocation,
+                                             job->path);
+}
+
+static gboolean
+handle_start_import (GroveDBusRuntime1 *iface, GDBusMethodInvocation *invocation, const char *path,
+                     const char *tag, GroveDBusService *self)
+{
+  authorize_then (call_new (self, iface, invocation), GROVE_ACTION_MANAGE_CONTAINERS, start_import);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -1033,27 +1205,34 @@ container_exec_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   g_dbus_method_invocation_return_value (call->invocation, g_variant_new ("(o)", path));
 }
 
+static void
+container_exec (Call *call)
+{
+  g_autoptr (Call) owned = call;
+  g_autoptr (ExecCall) exec_call = g_new0 (ExecCall, 1);
+  g_autoptr (GError) local_error = NULL;
+  g_autoptr (GVariant) options = NULL;
+  GDBusMessage *message = g_dbus_method_invocation_get_message (call->invocation);
+  GroveExecOptions exec_options = { 0 };
+
+  exec_call->self = g_object_ref (call->self);
+  exec_call->invocation = g_object_ref (call->invocation);
+  for (guint i = 0; i < G_N_ELEMENTS (exec_call->fds); i++)
+    exec_call->fds[i] = -1;
+  g_variant_get (call_args (call), "(^as@a{sv})", &exec_call->argv, &options);
+  if (!exec_parse_options (exec_call, options, g_dbus_message_get_unix_fd_list (message),
+                           &exec_options, &local_error))
+    return return_error (call->invocation, local_error);
+  grove_engine_exec_async (call->self->engine, call_container_id (call), &exec_options, NULL,
+                           container_exec_cb, g_steal_pointer (&exec_call));
+}
+
 static gboolean
 handle_container_exec (GroveDBusContainer1 *iface, GDBusMethodInvocation *invocation,
                        GUnixFDList *fd_list, const char *const *argv, GVariant *options,
                        GroveDBusService *self)
 {
-  g_autoptr (ExecCall) call = g_new0 (ExecCall, 1);
-  g_autoptr (GError) local_error = NULL;
-  GroveExecOptions exec_options = { 0 };
-
-  call->self = g_object_ref (self);
-  call->invocation = g_object_ref (invocation);
-  call->argv = g_strdupv ((char **)argv);
-  for (guint i = 0; i < G_N_ELEMENTS (call->fds); i++)
-    call->fds[i] = -1;
-  if (!exec_parse_options (call, options, fd_list, &exec_options, &local_error))
-    {
-      return_error (invocation, local_error);
-      return G_DBUS_METHOD_INVOCATION_HANDLED;
-    }
-  grove_engine_exec_async (self->engine, grove_dbus_container1_get_id (iface), &exec_options, NULL,
-                           container_exec_cb, g_steal_pointer (&call));
+  authorize_then (call_new (self, iface, invocation), exec_action (self, iface), container_exec);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -1087,19 +1266,67 @@ drop_jobs (GroveDBusService *self)
   g_hash_table_remove_all (self->jobs);
 }
 
+/* RemoveImage, TagImage and UntagImage end alike: the image objects follow the store */
+static void
+complete_image_change (Call *call, gboolean done, const GError *error)
+{
+  g_autoptr (Call) owned = call;
+
+  if (!done)
+    {
+      return_error (call->invocation, error);
+      return;
+    }
+  resync_images (call->self);
+  /* the three return nothing */
+  g_dbus_method_invocation_return_value (call->invocation, NULL);
+}
+
+static void
+remove_image (Call *call)
+{
+  g_autoptr (GError) local_error = NULL;
+  const char *image = NULL;
+  gboolean done = FALSE;
+
+  g_variant_get (call_args (call), "(&s)", &image);
+  done = grove_store_remove_image (grove_engine_get_store (call->self->engine), image, NULL,
+                                   &local_error);
+  complete_image_change (call, done, local_error);
+}
+
+static void
+tag_image (Call *call)
+{
+  g_autoptr (GError) local_error = NULL;
+  const char *image = NULL;
+  const char *tag = NULL;
+  gboolean done = FALSE;
+
+  g_variant_get (call_args (call), "(&s&s)", &image, &tag);
+  done = grove_store_tag_image (grove_engine_get_store (call->self->engine), image, tag, NULL,
+                                &local_error);
+  complete_image_change (call, done, local_error);
+}
+
+static void
+untag_image (Call *call)
+{
+  g_autoptr (GError) local_error = NULL;
+  const char *tag = NULL;
+  gboolean done = FALSE;
+
+  g_variant_get (call_args (call), "(&s)", &tag);
+  done = grove_store_untag_image (grove_engine_get_store (call->self->engine), tag, NULL,
+                                  &local_error);
+  complete_image_change (call, done, local_error);
+}
+
 static gboolean
 handle_remove_image (GroveDBusRuntime1 *iface, GDBusMethodInvocation *invocation, const char *image,
                      GroveDBusService *self)
 {
-  g_autoptr (GError) local_error = NULL;
-
-  if (!grove_store_remove_image (grove_engine_get_store (self->engine), image, NULL, &local_error))
-    {
-      return_error (invocation, local_error);
-      return G_DBUS_METHOD_INVOCATION_HANDLED;
-    }
-  resync_images (self);
-  grove_dbus_runtime1_complete_remove_image (iface, invocation);
+  authorize_then (call_new (self, iface, invocation), GROVE_ACTION_MANAGE_CONTAINERS, remove_image);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -1107,16 +1334,7 @@ static gboolean
 handle_tag_image (GroveDBusRuntime1 *iface, GDBusMethodInvocation *invocation, const char *image,
                   const char *tag, GroveDBusService *self)
 {
-  g_autoptr (GError) local_error = NULL;
-
-  if (!grove_store_tag_image (grove_engine_get_store (self->engine), image, tag, NULL,
-                              &local_error))
-    {
-      return_error (invocation, local_error);
-      return G_DBUS_METHOD_INVOCATION_HANDLED;
-    }
-  resync_images (self);
-  grove_dbus_runtime1_complete_tag_image (iface, invocation);
+  authorize_then (call_new (self, iface, invocation), GROVE_ACTION_MANAGE_CONTAINERS, tag_image);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -1124,15 +1342,7 @@ static gboolean
 handle_untag_image (GroveDBusRuntime1 *iface, GDBusMethodInvocation *invocation, const char *tag,
                     GroveDBusService *self)
 {
-  g_autoptr (GError) local_error = NULL;
-
-  if (!grove_store_untag_image (grove_engine_get_store (self->engine), tag, NULL, &local_error))
-    {
-      return_error (invocation, local_error);
-      return G_DBUS_METHOD_INVOCATION_HANDLED;
-    }
-  resync_images (self);
-  grove_dbus_runtime1_complete_untag_image (iface, invocation);
+  authorize_then (call_new (self, iface, invocation), GROVE_ACTION_MANAGE_CONTAINERS, untag_image);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -1176,6 +1386,29 @@ create_pod_cb (GObject *source, GAsyncResult *result, gpointer user_data)
                                            path);
 }
 
+/* hands the parsed config on to the authorized part */
+static Call *
+call_new_with_config (GroveDBusService *self, gpointer iface, GDBusMethodInvocation *invocation,
+                      JsonObject *config)
+{
+  Call *call = call_new (self, iface, invocation);
+
+  call->data = json_object_ref (config);
+  call->data_free = (GDestroyNotify)json_object_unref;
+  return call;
+}
+
+static void
+create_pod (Call *call)
+{
+  const char *handler = NULL;
+
+  g_variant_get (call_args (call), "(&s&s)", NULL, &handler);
+  grove_engine_run_pod_async (call->self->engine, call->data, handler[0] != '\0' ? handler : NULL,
+                              NULL, create_pod_cb, call);
+}
+
+/* a pod the engine would run as trusted (privileged, host namespaces) needs more */
 static gboolean
 handle_create_pod (GroveDBusRuntime1 *iface, GDBusMethodInvocation *invocation,
                    const char *config_json, const char *handler, GroveDBusService *self)
@@ -1188,8 +1421,10 @@ handle_create_pod (GroveDBusRuntime1 *iface, GDBusMethodInvocation *invocation,
       return_error (invocation, local_error);
       return G_DBUS_METHOD_INVOCATION_HANDLED;
     }
-  grove_engine_run_pod_async (self->engine, config, handler[0] != '\0' ? handler : NULL, NULL,
-                              create_pod_cb, call_new (self, iface, invocation));
+  authorize_then (call_new_with_config (self, iface, invocation, config),
+                  grove_engine_config_is_trusted (config) ? GROVE_ACTION_RUN_PRIVILEGED
+                                                          : GROVE_ACTION_MANAGE_CONTAINERS,
+                  create_pod);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -1212,6 +1447,28 @@ create_container_cb (GObject *source, GAsyncResult *result, gpointer user_data)
                                                  call->invocation, path);
 }
 
+static void
+create_container (Call *call)
+{
+  const char *pod = NULL;
+
+  g_variant_get (call_args (call), "(&s&s)", &pod, NULL);
+  grove_engine_create_container_async (call->self->engine, pod, call->data, NULL,
+                                       create_container_cb, call);
+}
+
+/* a privileged or host-namespace container, or any container joining a trusted pod (and so
+ * the host's namespaces), needs what such a pod needs */
+static const char *
+container_action (GroveDBusService *self, const char *pod_id, JsonObject *config)
+{
+  g_autoptr (GrovePod) pod = grove_engine_get_pod (self->engine, pod_id, NULL);
+
+  if (grove_engine_config_is_trusted (config) || (pod != NULL && grove_pod_get_trusted (pod)))
+    return GROVE_ACTION_RUN_PRIVILEGED;
+  return GROVE_ACTION_MANAGE_CONTAINERS;
+}
+
 static gboolean
 handle_create_container (GroveDBusRuntime1 *iface, GDBusMethodInvocation *invocation,
                          const char *pod, const char *config_json, GroveDBusService *self)
@@ -1225,8 +1482,8 @@ handle_create_container (GroveDBusRuntime1 *iface, GDBusMethodInvocation *invoca
       return_error (invocation, local_error);
       return G_DBUS_METHOD_INVOCATION_HANDLED;
     }
-  grove_engine_create_container_async (self->engine, pod, config, NULL, create_container_cb,
-                                       call_new (self, iface, invocation));
+  authorize_then (call_new_with_config (self, iface, invocation, config),
+                  container_action (self, pod, config), create_container);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -1404,6 +1661,8 @@ grove_dbus_service_finalize (GObject *object)
 
   g_clear_pointer (&self->jobs, g_hash_table_unref);
   g_clear_pointer (&self->execs, g_hash_table_unref);
+  g_clear_object (&self->authority);
+  g_clear_object (&self->cancellable);
   g_clear_object (&self->runtime);
   g_clear_object (&self->engine);
   G_OBJECT_CLASS (grove_dbus_service_parent_class)->finalize (object);
@@ -1423,6 +1682,9 @@ grove_dbus_service_init (GroveDBusService *self)
 {
   self->jobs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, job_unref);
   self->execs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
+  /* checks are off until grove_dbus_service_set_authority() says otherwise */
+  self->authority = grove_authority_new (NULL);
+  self->cancellable = g_cancellable_new ();
 }
 
 /**
@@ -1447,6 +1709,22 @@ grove_dbus_service_new (GroveEngine *engine)
   grove_dbus_runtime1_set_daemon_version (self->runtime, PACKAGE_VERSION);
   connect_runtime_handlers (self);
   return self;
+}
+
+/**
+ * grove_dbus_service_set_authority:
+ * @self: a #GroveDBusService
+ * @authority: who decides on calls that change something
+ *
+ * Makes @self check every call that changes something with @authority before the engine
+ * sees it. Without one, a service allows every call the bus lets through.
+ */
+void
+grove_dbus_service_set_authority (GroveDBusService *self, GroveAuthority *authority)
+{
+  g_return_if_fail (GROVE_IS_DBUS_SERVICE (self));
+  g_return_if_fail (GROVE_IS_AUTHORITY (authority));
+  g_set_object (&self->authority, authority);
 }
 
 /* every pod, container and image there is now gets its object */
@@ -1513,8 +1791,8 @@ grove_dbus_service_export (GroveDBusService *self, GDBusConnection *connection, 
  * grove_dbus_service_unexport:
  * @self: a #GroveDBusService
  *
- * Takes every object off the connection and stops following the engine. Calls under way
- * still complete.
+ * Takes every object off the connection and stops following the engine. Calls the engine
+ * has under way still complete; calls still being authorized fail.
  */
 void
 grove_dbus_service_unexport (GroveDBusService *self)
@@ -1525,6 +1803,10 @@ grove_dbus_service_unexport (GroveDBusService *self)
   if (self->manager == NULL)
     return;
   g_signal_handlers_disconnect_by_data (self->engine, self);
+  /* calls still waiting for polkit end with an error rather than reach the engine */
+  g_cancellable_cancel (self->cancellable);
+  g_object_unref (self->cancellable);
+  self->cancellable = g_cancellable_new ();
   drop_jobs (self);
   drop_execs (self);
   /* one by one, so that clients see InterfacesRemoved for each */

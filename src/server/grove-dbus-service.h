@@ -3,6 +3,7 @@
 
 #include <gio/gio.h>
 
+#include "grove-authority.h"
 #include "grove-engine.h"
 
 G_BEGIN_DECLS
@@ -17,5 +18,6 @@ GroveDBusService *grove_dbus_service_new (GroveEngine *engine);
 gboolean grove_dbus_service_export (GroveDBusService *self, GDBusConnection *connection,
                                     GError **error);
 void grove_dbus_service_unexport (GroveDBusService *self);
+void grove_dbus_service_set_authority (GroveDBusService *self, GroveAuthority *authority);
 
 G_END_DECLS
