@@ -169,9 +169,8 @@ map_to_json (ProtobufCMessage *const *entries, gsize n_entries)
     {
       const ProtobufCMessageDescriptor *descriptor = entries[i]->descriptor;
       const char *key = *(char *const *)((const char *)entries[i] + descriptor->fields[0].offset);
-      JsonNode *value = value_to_json (&descriptor->fields[1],
-                                       (const char *)entries[i] + descriptor->fields[1].offset,
-                                       TRUE, 0);
+      JsonNode *value = value_to_json (
+          &descriptor->fields[1], (const char *)entries[i] + descriptor->fields[1].offset, TRUE, 0);
 
       if (value != NULL && key != NULL)
         json_object_set_member (object, key, value);
