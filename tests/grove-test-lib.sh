@@ -78,13 +78,21 @@ grove_test_remove_pods() {
   done
 }
 
-# stops groved ($groved_pid): SIGTERM, then SIGKILL after 10 s
-grove_test_stop_groved() {
+# grove_test_sigterm_groved [SECONDS]: SIGTERM to groved ($groved_pid), SIGKILL if it runs
+# on for SECONDS (default 10); $rc is its exit code, or "timeout"; $groved_pid is cleared
+grove_test_sigterm_groved() {
+  local timed_out=
   kill -TERM "$groved_pid"
-  for _ in $(seq 100); do
+  for _ in $(seq $((${1:-10} * 10))); do
     kill -0 "$groved_pid" 2> /dev/null || break
     sleep 0.1
   done
-  kill -0 "$groved_pid" 2> /dev/null && kill -KILL "$groved_pid"
+  if kill -0 "$groved_pid" 2> /dev/null; then
+    timed_out=1
+    kill -KILL "$groved_pid"
+  fi
   wait "$groved_pid" 2> /dev/null
+  rc=$?
+  [ -n "$timed_out" ] && rc=timeout
+  groved_pid=
 }
