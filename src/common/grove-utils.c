@@ -125,8 +125,22 @@ rm_rf_entry (int dfd, const char *name, dev_t dev, GCancellable *cancellable, GE
   return TRUE;
 }
 
-static gboolean
-rm_rf_children (int dfd, const char *what, dev_t dev, GCancellable *cancellable, GError **error)
+/**
+ * grove_dir_foreach_at:
+ * @dfd: an open directory
+ * @what: the directory's name, for errors
+ * @func: called with @dfd and the name of each entry but `.` and `..`
+ * @user_data: passed to @func
+ * @cancellable: (nullable): checked before each entry
+ * @error: return location
+ *
+ * Calls @func for each entry of @dfd until it fails.
+ *
+ * Returns: %TRUE when @func succeeded for every entry
+ */
+gboolean
+grove_dir_foreach_at (int dfd, const char *what, GroveDirEntryFunc func, gpointer user_data,
+                      GCancellable *cancellable, GError **error)
 {
   int dup_fd = fcntl (dfd, F_DUPFD_CLOEXEC, 3);
   DIR *dir = NULL;
@@ -148,10 +162,23 @@ rm_rf_children (int dfd, const char *what, dev_t dev, GCancellable *cancellable,
       if (g_cancellable_set_error_if_cancelled (cancellable, error))
         ok = FALSE;
       else
-        ok = rm_rf_entry (dfd, entry->d_name, dev, cancellable, error);
+        ok = func (dfd, entry->d_name, user_data, cancellable, error);
     }
   closedir (dir);
   return ok;
+}
+
+static gboolean
+rm_rf_entry_cb (int dfd, const char *name, gpointer user_data, GCancellable *cancellable,
+                GError **error)
+{
+  return rm_rf_entry (dfd, name, *(const dev_t *)user_data, cancellable, error);
+}
+
+static gboolean
+rm_rf_children (int dfd, const char *what, dev_t dev, GCancellable *cancellable, GError **error)
+{
+  return grove_dir_foreach_at (dfd, what, rm_rf_entry_cb, &dev, cancellable, error);
 }
 
 /**
