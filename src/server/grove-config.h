@@ -14,6 +14,28 @@ G_BEGIN_DECLS
 #define GROVE_CONFIG_DEFAULT_PATH "/etc/grove/grove.conf"
 
 /**
+ * GROVE_DEFAULT_ROOT:
+ *
+ * `[storage] root` when the config does not set it.
+ */
+#define GROVE_DEFAULT_ROOT "/var/lib/grove"
+
+/**
+ * GROVE_DEFAULT_RUNROOT:
+ *
+ * `[storage] runroot` when the config does not set it.
+ */
+#define GROVE_DEFAULT_RUNROOT "/run/grove"
+
+/**
+ * GROVE_DEFAULT_CRI_SOCKET:
+ *
+ * The CRI socket of a groved on the system bus with the default root and runroot, when
+ * `[cri] listen` is not set.
+ */
+#define GROVE_DEFAULT_CRI_SOCKET "/run/grove/cri.sock"
+
+/**
  * GroveHandlerConfig:
  * @name: the handler's name
  * @argv: the runtime binary and the arguments put before its own
@@ -40,6 +62,8 @@ typedef struct
  * @trusted_handler: (`[runtime] trusted_handler`, default runc)
  * @handlers: (element-type GroveHandlerConfig): the configured handlers; runc and crun are
  *   there unless the config redefines them
+ * @cri_listen: (nullable): the CRI socket (`[cri] listen`): a path, "" for none, or %NULL
+ *   when the config does not say (groved then decides)
  *
  * groved's configuration: /etc/grove/grove.conf, then grove.conf.d/ *.conf in name order,
  * later values winning.
@@ -54,6 +78,7 @@ typedef struct
   char *default_handler;
   char *trusted_handler;
   GPtrArray *handlers;
+  char *cri_listen;
 } GroveConfig;
 
 GroveConfig *grove_config_load (const char *path, GError **error);
