@@ -4,7 +4,7 @@
 # no // comments, an SPDX line first, translatable files listed in po/POTFILES.in.
 srcdir=${G_TEST_SRCDIR:-$(dirname "$0")}/..
 cd "$srcdir" || exit 1
-files=$(find src tests -name '*.[ch]' ! -name '*-generated.[ch]' | sort)
+files=$(find src tests -name '*.[ch]' ! -name '*-generated.[ch]' ! -name '*.pb-c.[ch]' | sort)
 n=0
 check () {
   n=$((n + 1))

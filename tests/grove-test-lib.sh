@@ -78,15 +78,51 @@ grove_test_remove_pods() {
   done
 }
 
-# stops groved ($groved_pid): SIGTERM, then SIGKILL after 10 s
-grove_test_stop_groved() {
+# grove_test_sigterm_groved [SECONDS]: SIGTERM to groved ($groved_pid), SIGKILL if it runs
+# on for SECONDS (default 10); $rc is its exit code, or "timeout"; $groved_pid is cleared
+grove_test_sigterm_groved() {
+  local timed_out=
   kill -TERM "$groved_pid"
-  for _ in $(seq 100); do
+  for _ in $(seq $((${1:-10} * 10))); do
     kill -0 "$groved_pid" 2> /dev/null || break
     sleep 0.1
   done
-  kill -0 "$groved_pid" 2> /dev/null && kill -KILL "$groved_pid"
+  if kill -0 "$groved_pid" 2> /dev/null; then
+    timed_out=1
+    kill -KILL "$groved_pid"
+  fi
   wait "$groved_pid" 2> /dev/null
+  rc=$?
+  [ -n "$timed_out" ] && rc=timeout
+  groved_pid=
+}
+
+# the CRI client (tests/cri-client.py) needs python3 with grpcio and grpc_tools: sets
+# $cri_python, or skips the whole test (exit 0) when there is none. Call it before
+# grove_test_start; set $cri_socket to where groved serves (groved --cri-socket).
+grove_test_need_cri_client() {
+  cri_python=
+  for p in "${GROVE_PYTHON:-}" /usr/bin/python3 python3; do
+    if [ -n "$p" ] && "$p" -c 'import grpc, grpc_tools.protoc' 2> /dev/null; then
+      cri_python=$p
+      break
+    fi
+  done
+  if [ -z "$cri_python" ]; then
+    echo "1..0 # SKIP needs python3 with grpcio and grpc_tools"
+    exit 0
+  fi
+}
+
+# runs the CRI client on $cri_socket: its stdout in $out, stderr in $err, exit code in $rc;
+# the messages it generates from api.proto are kept in $tmp/cri-stubs
+cri() {
+  mkdir -p "$tmp/cri-stubs"
+  "$cri_python" "$srcdir/cri-client.py" --socket "$cri_socket" --stubs "$tmp/cri-stubs" \
+    "$@" > "$tmp/out" 2> "$tmp/err"
+  rc=$?
+  out=$(cat "$tmp/out")
+  err=$(cat "$tmp/err")
 }
 
 # grove_test_policy_group POLICY: the group whose members the bus policy POLICY

@@ -203,10 +203,11 @@ class Layer:
 class Image:
     """Blobs and descriptors of one image; `defect` plants one hostile digest error."""
 
-    def __init__(self, layers, arch="amd64", variant=None, defect=None):
+    def __init__(self, layers, arch="amd64", variant=None, defect=None, user=None):
         self.layers = layers
         self.arch = arch
         self.variant = variant
+        self.user = user
         self.blobs = {}
         diff_ids = [layer.diff_id for layer in layers]
         if defect == "bad-diffid":
@@ -244,6 +245,8 @@ class Image:
         if self.variant:
             config["variant"] = self.variant
         config["config"] = {"Env": [DEFAULT_PATH], "Cmd": ["sh"]}
+        if self.user:
+            config["config"]["User"] = self.user
         config["rootfs"] = {"type": "layers", "diff_ids": diff_ids}
         config["history"] = [{"created": EPOCH, "created_by": f"grove mkimage: {layer.comment}"}
                              for layer in self.layers]
@@ -436,7 +439,7 @@ def busybox_layer_raw(extras=(), platform_text=None):
 def cmd_busybox(args):
     raw = busybox_layer_raw(parse_extra(args.extra))
     layer = Layer(raw, args.compression, "busybox")
-    write_image(args, Image([layer], arch=args.arch))
+    write_image(args, Image([layer], arch=args.arch, user=args.user))
 
 
 def multilayer_layer1():
@@ -758,6 +761,7 @@ def build_parser():
     p = sub.add_parser("busybox", help="one busybox layer")
     add_format_args(p)
     p.add_argument("--arch", default="amd64")
+    p.add_argument("--user", default=None, help="the config's User (uid, name, uid:gid)")
     p.add_argument("--extra", action="append", metavar="PATH=TEXT",
                    help="add a small regular file to the layer (repeatable)")
     p.set_defaults(func=cmd_busybox)

@@ -117,6 +117,35 @@ test_defaults (Fixture *fx, gconstpointer data)
   g_assert_null (crun->argv[2]);
   g_assert_null (grove_config_get_handler (config, "kata"));
   g_assert_cmpint (config->polkit, ==, GROVE_CONFIG_POLKIT_AUTO);
+  g_assert_null (config->cri_listen);
+}
+
+/* [cri] listen: a path (canonicalised), empty for no socket, never relative; later wins */
+static void
+test_cri_listen (Fixture *fx, gconstpointer data)
+{
+  g_autoptr (GroveConfig) config = NULL;
+  g_autofree char *where = NULL;
+
+  write_conf (fx, "grove.conf", "[cri]\nlisten = /run/k8s//grove.sock\n");
+  config = load_ok (fx);
+  g_assert_cmpstr (config->cri_listen, ==, "/run/k8s/grove.sock");
+  g_clear_pointer (&config, grove_config_free);
+
+  write_conf (fx, "grove.conf.d/50-no-cri.conf", "[cri]\nlisten =\n");
+  config = load_ok (fx);
+  g_assert_cmpstr (config->cri_listen, ==, "");
+  g_clear_pointer (&config, grove_config_free);
+
+  write_conf (fx, "grove.conf.d/60-relative.conf", "[cri]\nlisten = cri.sock\n");
+  where = g_strdup_printf ("%s/grove.conf.d/60-relative.conf:2: [cri] listen", fx->tmpdir);
+  load_fails (fx, where, "'cri.sock' is not an absolute path", NULL);
+
+  g_clear_pointer (&where, g_free);
+  write_conf (fx, "grove.conf.d/60-relative.conf", "[cri]\nsocket = /x.sock\n");
+  where = g_strdup_printf ("%s/grove.conf.d/60-relative.conf:2: [cri] socket: unknown key",
+                           fx->tmpdir);
+  load_fails (fx, where, NULL);
 }
 
 static void
@@ -407,6 +436,7 @@ main (int argc, char **argv)
   ADD ("/grove/config/unknown-handler", test_unknown_handler);
   ADD ("/grove/config/bad-handler", test_bad_handler);
   ADD ("/grove/config/polkit", test_polkit);
+  ADD ("/grove/config/cri-listen", test_cri_listen);
 #undef ADD
   return g_test_run ();
 }

@@ -47,7 +47,7 @@ expect() {
 cleanup() {
   if [ -n "$groved_pid" ] && kill -0 "$groved_pid" 2> /dev/null; then
     grove_test_remove_pods
-    grove_test_stop_groved
+    grove_test_sigterm_groved
   fi
   # a test that failed half-way may leave an infra container that no groved removed
   for dir in /proc/[0-9]*; do

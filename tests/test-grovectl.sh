@@ -13,7 +13,7 @@ groved_pid=
 cleanup() {
   if [ -n "$groved_pid" ] && kill -0 "$groved_pid" 2> /dev/null; then
     grove_test_remove_pods
-    grove_test_stop_groved
+    grove_test_sigterm_groved
   fi
   [ -n "$dbus_pid" ] && kill "$dbus_pid" 2> /dev/null
   awk -v base="$tmp/" 'index($5, base) == 1 { print $5 }' /proc/self/mountinfo | sort -r |

@@ -39,24 +39,6 @@ start_groved() {
   has_owner
 }
 
-# SIGTERM to groved; sets $rc to its exit code (or "timeout" if it ran on for 10 s)
-stop_groved() {
-  local timed_out=
-  kill -TERM "$groved_pid"
-  for _ in $(seq 100); do
-    kill -0 "$groved_pid" 2> /dev/null || break
-    sleep 0.1
-  done
-  if kill -0 "$groved_pid" 2> /dev/null; then
-    timed_out=1
-    kill -KILL "$groved_pid"
-  fi
-  wait "$groved_pid"
-  rc=$?
-  [ -n "$timed_out" ] && rc=timeout
-  groved_pid=
-}
-
 # the test's own processes: conmons started for its dirs and whatever is in its cgroups
 own_pids() {
   local p
@@ -72,7 +54,7 @@ own_pids() {
 cleanup() {
   if [ -n "$groved_pid" ] && kill -0 "$groved_pid" 2> /dev/null; then
     grove_test_remove_pods
-    stop_groved
+    grove_test_sigterm_groved
   fi
   # a test that failed half-way may leave containers that no groved removed
   for p in $(own_pids | sort -u); do
@@ -130,7 +112,7 @@ else
 fi
 
 # 3-5: SIGTERM stops groved with exit 0; the containers run on without it
-stop_groved
+grove_test_sigterm_groved
 if [ "$rc" = 0 ] && ! has_owner; then
   ok "SIGTERM stops groved with exit 0"
 else
@@ -196,7 +178,7 @@ else
 fi
 
 # 14: and the second groved stops cleanly too
-stop_groved
+grove_test_sigterm_groved
 if [ "$rc" = 0 ]; then
   ok "the new groved stops with exit 0"
 else

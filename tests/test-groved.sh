@@ -82,23 +82,12 @@ fi
 rm -r "$tmp/grove.conf.d"
 
 # 4, 5: SIGTERM stops it within 5 s with exit 0, and the name is gone
-kill -TERM "$groved_pid"
-for _ in $(seq 50); do
-  kill -0 "$groved_pid" 2> /dev/null || break
-  sleep 0.1
-done
-if kill -0 "$groved_pid" 2> /dev/null; then
-  not_ok "SIGTERM stops groved within 5 s with exit 0" "still running" "$(cat "$tmp/groved.log")"
+grove_test_sigterm_groved 5
+if [ "$rc" = 0 ]; then
+  ok "SIGTERM stops groved within 5 s with exit 0"
 else
-  wait "$groved_pid"
-  rc=$?
-  if [ "$rc" = 0 ]; then
-    ok "SIGTERM stops groved within 5 s with exit 0"
-  else
-    not_ok "SIGTERM stops groved within 5 s with exit 0" "exit $rc" "$(cat "$tmp/groved.log")"
-  fi
+  not_ok "SIGTERM stops groved within 5 s with exit 0" "exit $rc" "$(cat "$tmp/groved.log")"
 fi
-groved_pid=
 if has_owner; then
   not_ok "$name is gone after groved stopped"
 else

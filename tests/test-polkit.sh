@@ -48,7 +48,7 @@ caller=$(getent passwd $caller_uid | cut -d: -f1)
 cleanup() {
   if [ -n "$groved_pid" ] && kill -0 "$groved_pid" 2> /dev/null; then
     grove_test_remove_pods
-    grove_test_stop_groved
+    grove_test_sigterm_groved
   fi
   if [ -n "$polkitd_pid" ] && kill -0 "$polkitd_pid" 2> /dev/null; then
     kill -TERM "$polkitd_pid"
@@ -306,7 +306,7 @@ as_root "$root_pod" org.grove.Pod1.Remove
 verdict "polkitd stopped: root may still remove its pod" eval 'succeeded && no_pod by-root'
 
 # 22-23: polkit = auto on a bus that is not the system bus: no checks
-grove_test_stop_groved
+grove_test_sigterm_groved
 start_groved auto
 verdict "polkit = auto on a private bus: groved says it does not check" \
   grep -q "not checked with polkit" "$tmp/groved.log"

@@ -125,8 +125,22 @@ rm_rf_entry (int dfd, const char *name, dev_t dev, GCancellable *cancellable, GE
   return TRUE;
 }
 
-static gboolean
-rm_rf_children (int dfd, const char *what, dev_t dev, GCancellable *cancellable, GError **error)
+/**
+ * grove_dir_foreach_at:
+ * @dfd: an open directory
+ * @what: the directory's name, for errors
+ * @func: called with @dfd and the name of each entry but `.` and `..`
+ * @user_data: passed to @func
+ * @cancellable: (nullable): checked before each entry
+ * @error: return location
+ *
+ * Calls @func for each entry of @dfd until it fails.
+ *
+ * Returns: %TRUE when @func succeeded for every entry
+ */
+gboolean
+grove_dir_foreach_at (int dfd, const char *what, GroveDirEntryFunc func, gpointer user_data,
+                      GCancellable *cancellable, GError **error)
 {
   int dup_fd = fcntl (dfd, F_DUPFD_CLOEXEC, 3);
   DIR *dir = NULL;
@@ -148,10 +162,23 @@ rm_rf_children (int dfd, const char *what, dev_t dev, GCancellable *cancellable,
       if (g_cancellable_set_error_if_cancelled (cancellable, error))
         ok = FALSE;
       else
-        ok = rm_rf_entry (dfd, entry->d_name, dev, cancellable, error);
+        ok = func (dfd, entry->d_name, user_data, cancellable, error);
     }
   closedir (dir);
   return ok;
+}
+
+static gboolean
+rm_rf_entry_cb (int dfd, const char *name, gpointer user_data, GCancellable *cancellable,
+                GError **error)
+{
+  return rm_rf_entry (dfd, name, *(const dev_t *)user_data, cancellable, error);
+}
+
+static gboolean
+rm_rf_children (int dfd, const char *what, dev_t dev, GCancellable *cancellable, GError **error)
+{
+  return grove_dir_foreach_at (dfd, what, rm_rf_entry_cb, &dev, cancellable, error);
 }
 
 /**
@@ -177,68 +204,52 @@ grove_rm_rf_at (int dfd, const char *path, GCancellable *cancellable, GError **e
   return rm_rf_entry (dfd, path, st.st_dev, cancellable, error);
 }
 
-static gboolean usage_children (int dfd, const char *what, dev_t dev, GHashTable *seen,
-                                guint64 *bytes, guint64 *inodes, GCancellable *cancellable,
-                                GError **error);
+/* a du-style walk: the filesystem it stays on, the hardlinked inodes counted, the sums */
+typedef struct
+{
+  dev_t dev;
+  GHashTable *seen;
+  guint64 bytes;
+  guint64 inodes;
+} UsageWalk;
 
-/* counts one entry; hardlinks count once, like du */
+static gboolean usage_entry_cb (int dfd, const char *name, gpointer user_data,
+                                GCancellable *cancellable, GError **error);
+
+/* counts one entry (an entry that went away meanwhile is skipped); hardlinks count once */
 static gboolean
-usage_entry (int dfd, const char *name, dev_t dev, GHashTable *seen, guint64 *bytes,
-             guint64 *inodes, GCancellable *cancellable, GError **error)
+usage_entry (UsageWalk *walk, int dfd, const char *name, GCancellable *cancellable, GError **error)
 {
   struct stat st;
   grove_autofd int child = -1;
 
   if (fstatat (dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
     return errno == ENOENT ? TRUE : grove_throw_errno_code (error, errno, "stat %s", name);
-  if (st.st_dev != dev)
+  if (st.st_dev != walk->dev)
     return TRUE;
   if (st.st_nlink > 1 && !S_ISDIR (st.st_mode))
     {
       guint64 *key = g_new (guint64, 1);
 
       *key = st.st_ino;
-      if (!g_hash_table_add (seen, key))
+      if (!g_hash_table_add (walk->seen, key))
         return TRUE;
     }
-  *bytes += (guint64)st.st_blocks * 512;
-  *inodes += 1;
+  walk->bytes += (guint64)st.st_blocks * 512;
+  walk->inodes += 1;
   if (!S_ISDIR (st.st_mode))
     return TRUE;
   child = openat (dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (child < 0)
     return errno == ENOENT ? TRUE : grove_throw_errno_code (error, errno, "opening %s", name);
-  return usage_children (child, name, dev, seen, bytes, inodes, cancellable, error);
+  return grove_dir_foreach_at (child, name, usage_entry_cb, walk, cancellable, error);
 }
 
 static gboolean
-usage_children (int dfd, const char *what, dev_t dev, GHashTable *seen, guint64 *bytes,
-                guint64 *inodes, GCancellable *cancellable, GError **error)
+usage_entry_cb (int dfd, const char *name, gpointer user_data, GCancellable *cancellable,
+                GError **error)
 {
-  int dup_fd = fcntl (dfd, F_DUPFD_CLOEXEC, 3);
-  DIR *dir = NULL;
-  struct dirent *entry;
-  gboolean ok = TRUE;
-
-  if (dup_fd < 0)
-    return grove_throw_errno_code (error, errno, "duplicating fd of %s", what);
-  dir = fdopendir (dup_fd);
-  if (dir == NULL)
-    {
-      close (dup_fd);
-      return grove_throw_errno_code (error, errno, "reading %s", what);
-    }
-  while (ok && (entry = readdir (dir)) != NULL)
-    {
-      if (strcmp (entry->d_name, ".") == 0 || strcmp (entry->d_name, "..") == 0)
-        continue;
-      if (g_cancellable_set_error_if_cancelled (cancellable, error))
-        ok = FALSE;
-      else
-        ok = usage_entry (dfd, entry->d_name, dev, seen, bytes, inodes, cancellable, error);
-    }
-  closedir (dir);
-  return ok;
+  return usage_entry (user_data, dfd, name, cancellable, error);
 }
 
 /**
@@ -260,13 +271,19 @@ grove_disk_usage_at (int dfd, const char *path, guint64 *out_bytes, guint64 *out
                      GCancellable *cancellable, GError **error)
 {
   g_autoptr (GHashTable) seen = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  UsageWalk walk = { .seen = seen };
   struct stat st;
 
   *out_bytes = 0;
   *out_inodes = 0;
   if (fstatat (dfd, path, &st, AT_SYMLINK_NOFOLLOW) < 0)
     return errno == ENOENT ? TRUE : grove_throw_errno_code (error, errno, "stat %s", path);
-  return usage_entry (dfd, path, st.st_dev, seen, out_bytes, out_inodes, cancellable, error);
+  walk.dev = st.st_dev;
+  if (!usage_entry (&walk, dfd, path, cancellable, error))
+    return FALSE;
+  *out_bytes = walk.bytes;
+  *out_inodes = walk.inodes;
+  return TRUE;
 }
 
 /**

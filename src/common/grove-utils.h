@@ -49,6 +49,23 @@ gboolean grove_throw_errno_code (GError **error, int errsv, const char *format, 
     G_GNUC_PRINTF (3, 4);
 
 gboolean grove_mkdir_p_at (int dfd, const char *path, mode_t mode, GError **error);
+/**
+ * GroveDirEntryFunc:
+ * @dfd: the directory
+ * @name: an entry of it
+ * @user_data: closure
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location
+ *
+ * Called by grove_dir_foreach_at() for each entry.
+ *
+ * Returns: %FALSE with @error set to stop
+ */
+typedef gboolean (*GroveDirEntryFunc) (int dfd, const char *name, gpointer user_data,
+                                       GCancellable *cancellable, GError **error);
+
+gboolean grove_dir_foreach_at (int dfd, const char *what, GroveDirEntryFunc func,
+                               gpointer user_data, GCancellable *cancellable, GError **error);
 gboolean grove_rm_rf_at (int dfd, const char *path, GCancellable *cancellable, GError **error);
 gboolean grove_disk_usage_at (int dfd, const char *path, guint64 *out_bytes, guint64 *out_inodes,
                               GCancellable *cancellable, GError **error);

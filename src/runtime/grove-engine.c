@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -243,6 +244,30 @@ grove_engine_add_handler (GroveEngine *self, const char *name, const char *const
     return FALSE;
   g_hash_table_insert (self->handlers, g_strdup (name), runtime);
   return TRUE;
+}
+
+static int
+compare_strings (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(const char *const *)a, *(const char *const *)b);
+}
+
+/**
+ * grove_engine_dup_handler_names:
+ * @self: a #GroveEngine
+ *
+ * Returns: (transfer full): the names of the runtime handlers added, sorted
+ */
+GStrv
+grove_engine_dup_handler_names (GroveEngine *self)
+{
+  g_autofree const char **names = NULL;
+  guint n = 0;
+
+  g_return_val_if_fail (GROVE_IS_ENGINE (self), NULL);
+  names = (const char **)g_hash_table_get_keys_as_array (self->handlers, &n);
+  qsort (names, n, sizeof (char *), compare_strings);
+  return g_strdupv ((char **)names);
 }
 
 /**

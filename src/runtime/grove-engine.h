@@ -87,6 +87,7 @@ GroveEngine *grove_engine_new (GroveStore *store, const GroveEngineOptions *opti
 gboolean grove_engine_add_handler (GroveEngine *self, const char *name, const char *const *argv,
                                    GError **error);
 GroveStore *grove_engine_get_store (GroveEngine *self);
+GStrv grove_engine_dup_handler_names (GroveEngine *self);
 
 void grove_engine_load_async (GroveEngine *self, GCancellable *cancellable,
                               GAsyncReadyCallback callback, gpointer user_data);

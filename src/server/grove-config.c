@@ -67,7 +67,7 @@ static gboolean
 group_known (const char *group)
 {
   if (g_str_equal (group, "daemon") || g_str_equal (group, "storage")
-      || g_str_equal (group, "runtime"))
+      || g_str_equal (group, "runtime") || g_str_equal (group, "cri"))
     return TRUE;
   return g_str_has_prefix (group, HANDLER_PREFIX)
          && handler_name_valid (group + strlen (HANDLER_PREFIX));
@@ -81,6 +81,7 @@ key_known (const char *group, const char *key)
       = { "conmon", "pause", "cgroup_parent", "default_handler", "trusted_handler", NULL };
   const char *const handler[] = { "path", "args", NULL };
   const char *const daemon[] = { "polkit", NULL };
+  const char *const cri[] = { "listen", NULL };
 
   if (g_str_equal (group, "daemon"))
     return g_strv_contains (daemon, key);
@@ -88,6 +89,8 @@ key_known (const char *group, const char *key)
     return g_strv_contains (storage, key);
   if (g_str_equal (group, "runtime"))
     return g_strv_contains (runtime, key);
+  if (g_str_equal (group, "cri"))
+    return g_strv_contains (cri, key);
   return g_strv_contains (handler, key);
 }
 
@@ -126,7 +129,7 @@ scan_line (Loader *loader, const char *path, guint lineno, const char *line, cha
       *group = g_strndup (line + 1, end != NULL ? (gsize)(end - line - 1) : strlen (line + 1));
       if (!group_known (*group))
         return grove_throw (error, GROVE_ERROR_INVALID_ARGUMENT,
-                            "%s:%u: [%s]: unknown group (groups are daemon, storage, runtime and "
+                            "%s:%u: [%s]: unknown group (groups are daemon, storage, runtime, cri and "
                             "handler.NAME, NAME made of letters, digits, '-', '_' and '.')",
                             path, lineno, *group);
       /* the key "" stands for the group itself */
@@ -414,6 +417,26 @@ check_handler_ref (Loader *loader, GroveConfig *config, const char *key, const c
                       origin_of (loader, "runtime", key), key, name, names);
 }
 
+/* unlike other paths, an empty value means something: no CRI socket at all */
+static gboolean
+get_cri_listen (Loader *loader, GroveConfig *config, GError **error)
+{
+  g_autofree char *value = NULL;
+
+  if (!get_string (loader, "cri", "listen", &value, error))
+    return FALSE;
+  if (value == NULL)
+    return TRUE;
+  if (value[0] != '\0' && !g_path_is_absolute (value))
+    return grove_throw (error, GROVE_ERROR_INVALID_ARGUMENT,
+                        "%s: [cri] listen: '%s' is not an absolute path (or empty, for no CRI "
+                        "socket)",
+                        origin_of (loader, "cri", "listen"), value);
+  g_free (config->cri_listen);
+  config->cri_listen = value[0] != '\0' ? g_canonicalize_filename (value, "/") : g_strdup ("");
+  return TRUE;
+}
+
 static gboolean
 get_polkit (Loader *loader, GroveConfigPolkit *out, GError **error)
 {
@@ -446,7 +469,8 @@ read_config (Loader *loader, GroveConfig *config, GError **error)
                     error)
       || !get_string (loader, "runtime", "default_handler", &config->default_handler, error)
       || !get_string (loader, "runtime", "trusted_handler", &config->trusted_handler, error)
-      || !read_handlers (loader, config, error) || !get_polkit (loader, &config->polkit, error))
+      || !get_cri_listen (loader, config, error) || !read_handlers (loader, config, error)
+      || !get_polkit (loader, &config->polkit, error))
     return FALSE;
   return check_handler_ref (loader, config, "default_handler", config->default_handler, error)
          && check_handler_ref (loader, config, "trusted_handler", config->trusted_handler, error);
@@ -457,8 +481,8 @@ config_new_default (void)
 {
   GroveConfig *config = g_new0 (GroveConfig, 1);
 
-  config->root = g_strdup ("/var/lib/grove");
-  config->runroot = g_strdup ("/run/grove");
+  config->root = g_strdup (GROVE_DEFAULT_ROOT);
+  config->runroot = g_strdup (GROVE_DEFAULT_RUNROOT);
   config->pause = g_strdup (LIBEXECDIR "/grove-pause");
   config->cgroup_parent = g_strdup ("/grove");
   config->default_handler = g_strdup ("runc");
@@ -544,6 +568,7 @@ grove_config_free (GroveConfig *config)
   g_free (config->cgroup_parent);
   g_free (config->default_handler);
   g_free (config->trusted_handler);
+  g_free (config->cri_listen);
   g_clear_pointer (&config->handlers, g_ptr_array_unref);
   g_free (config);
 }

@@ -14,6 +14,28 @@ G_BEGIN_DECLS
 #define GROVE_CONFIG_DEFAULT_PATH "/etc/grove/grove.conf"
 
 /**
+ * GROVE_DEFAULT_ROOT:
+ *
+ * `[storage] root` when the config does not set it.
+ */
+#define GROVE_DEFAULT_ROOT "/var/lib/grove"
+
+/**
+ * GROVE_DEFAULT_RUNROOT:
+ *
+ * `[storage] runroot` when the config does not set it.
+ */
+#define GROVE_DEFAULT_RUNROOT "/run/grove"
+
+/**
+ * GROVE_DEFAULT_CRI_SOCKET:
+ *
+ * The CRI socket of a groved on the system bus with the default root and runroot, when
+ * `[cri] listen` is not set.
+ */
+#define GROVE_DEFAULT_CRI_SOCKET "/run/grove/cri.sock"
+
+/**
  * GroveHandlerConfig:
  * @name: the handler's name
  * @argv: the runtime binary and the arguments put before its own
@@ -56,6 +78,8 @@ typedef enum
  * @handlers: (element-type GroveHandlerConfig): the configured handlers; runc and crun are
  *   there unless the config redefines them
  * @polkit: (`[daemon] polkit`, default auto)
+ * @cri_listen: (nullable): the CRI socket (`[cri] listen`): a path, "" for none, or %NULL
+ *   when the config does not say (groved then decides)
  *
  * groved's configuration: /etc/grove/grove.conf, then grove.conf.d/ *.conf in name order,
  * later values winning.
@@ -71,6 +95,7 @@ typedef struct
   char *trusted_handler;
   GPtrArray *handlers;
   GroveConfigPolkit polkit;
+  char *cri_listen;
 } GroveConfig;
 
 GroveConfig *grove_config_load (const char *path, GError **error);

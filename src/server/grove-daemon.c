@@ -3,14 +3,14 @@
 #define G_LOG_USE_STRUCTURED 1
 
 /*
- * groved: the store and engine on one root, served on D-Bus as org.grove.Runtime1.
+ * groved: the store and engine on one root, served on D-Bus as org.grove.Runtime1 and, when
+ * a socket is configured, as the CRI (runtime.v1) over gRPC.
  *
- * Start-up is store → engine → load → bus → export → name; any failure before the name is
- * owned ends the run with an error, so groved never serves half-configured. SIGTERM and
- * SIGINT stop serving and drop the engine and store; containers keep running under their
- * conmons, which is also why groved is not a child subreaper. SIGHUP reloads the config and
- * applies what can change under a running engine (new handlers); the rest is logged as
- * needing a restart.
+ * Start-up is store → engine → load → CRI socket → bus → export → name; any failure before the name
+ * is owned ends the run with an error, so groved never serves half-configured. SIGTERM and SIGINT
+ * stop serving and drop the engine and store; containers keep running under their conmons, which is
+ * also why groved is not a child subreaper. SIGHUP reloads the config and applies what can change
+ * under a running engine (new handlers); the rest is logged as needing a restart.
  */
 
 #include <glib-unix.h>
@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "grove-config.h"
+#include "grove-cri-service.h"
 #include "grove-daemon.h"
 #include "grove-dbus-service.h"
 #include "grove-engine.h"
@@ -32,7 +33,8 @@ struct _GroveDaemon
   char *root_override;
   char *runroot_override;
   char *pause_override;
-  GBusType bus_type; /* G_BUS_TYPE_NONE: bus_address */
+  char *cri_socket_override; /* "" for none */
+  GBusType bus_type;         /* G_BUS_TYPE_NONE: bus_address */
   char *bus_address;
 
   GroveConfig *config;          /* the config the engine was made with */
@@ -41,6 +43,8 @@ struct _GroveDaemon
   GroveEngine *engine;
   GDBusConnection *connection;
   GroveDBusService *service;
+  GroveGrpcServer *cri_server;
+  GroveCriService *cri_service;
   guint name_owner_id;
   gulong closed_id;
 
@@ -61,10 +65,13 @@ grove_daemon_finalize (GObject *object)
   g_clear_pointer (&self->root_override, g_free);
   g_clear_pointer (&self->runroot_override, g_free);
   g_clear_pointer (&self->pause_override, g_free);
+  g_clear_pointer (&self->cri_socket_override, g_free);
   g_clear_pointer (&self->bus_address, g_free);
   g_clear_pointer (&self->config, grove_config_free);
   g_clear_pointer (&self->running_handlers, g_hash_table_unref);
   g_clear_object (&self->service);
+  g_clear_object (&self->cri_server);
+  g_clear_object (&self->cri_service);
   g_clear_object (&self->connection);
   g_clear_object (&self->engine);
   g_clear_object (&self->store);
@@ -154,6 +161,9 @@ grove_daemon_new (const GroveDaemonOptions *options, GError **error)
   self->root_override = absolute_path (options->root);
   self->runroot_override = absolute_path (options->runroot);
   self->pause_override = absolute_path (options->pause);
+  if (options->cri_socket != NULL)
+    self->cri_socket_override
+        = options->cri_socket[0] != '\0' ? absolute_path (options->cri_socket) : g_strdup ("");
   if (!parse_bus (self, options->bus, error))
     return NULL;
   self->config = grove_config_load (self->config_path, error);
@@ -228,6 +238,41 @@ open_engine (GroveDaemon *self, GError **error)
   for (guint i = 0; i < self->config->handlers->len; i++)
     if (!add_handler (self, self->config->handlers->pdata[i], error))
       return FALSE;
+  return TRUE;
+}
+
+/* the command line, else the config, else the standard socket for the standard system
+ * daemon only: a groved on its own root or bus (tests, a second instance) has none */
+static const char *
+cri_socket_path (GroveDaemon *self)
+{
+  const char *path = self->cri_socket_override;
+
+  if (path == NULL)
+    path = self->config->cri_listen;
+  if (path == NULL && self->bus_type == G_BUS_TYPE_SYSTEM
+      && g_str_equal (self->config->root, GROVE_DEFAULT_ROOT)
+      && g_str_equal (self->config->runroot, GROVE_DEFAULT_RUNROOT))
+    path = GROVE_DEFAULT_CRI_SOCKET;
+  return path != NULL && path[0] != '\0' ? path : NULL;
+}
+
+static gboolean
+serve_cri (GroveDaemon *self, GError **error)
+{
+  const char *path = cri_socket_path (self);
+
+  if (path == NULL)
+    {
+      g_debug ("no CRI socket configured");
+      return TRUE;
+    }
+  self->cri_server = grove_grpc_server_new (path, error);
+  if (self->cri_server == NULL)
+    return FALSE;
+  self->cri_service = grove_cri_service_new (self->engine);
+  grove_cri_service_register (self->cri_service, self->cri_server);
+  g_message ("serving the CRI (runtime.v1) on %s", path);
   return TRUE;
 }
 
@@ -346,6 +391,12 @@ engine_loaded_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   if (g_cancellable_is_cancelled (self->cancellable))
     return;
+  if (!serve_cri (self, &error))
+    {
+      g_prefix_error (&error, "serving the CRI: ");
+      quit (self, error);
+      return;
+    }
   g_debug ("engine loaded; connecting to D-Bus");
   if (self->bus_address != NULL)
     g_dbus_connection_new_for_address (self->bus_address,
@@ -419,6 +470,7 @@ sighup_cb (gpointer user_data)
   reload_setting ("[runtime] trusted_handler", running->trusted_handler, config->trusted_handler);
   if (running->polkit != config->polkit)
     g_message ("reload: [daemon] polkit changed: needs a restart");
+  reload_setting ("[cri] listen", running->cri_listen, config->cri_listen);
   if (self->engine != NULL)
     reload_handlers (self, config);
   g_message ("reload done");
@@ -442,6 +494,10 @@ shut_down (GroveDaemon *self)
   for (guint i = 0; i < G_N_ELEMENTS (self->signal_ids); i++)
     g_clear_handle_id (&self->signal_ids[i], g_source_remove);
   g_clear_handle_id (&self->name_owner_id, g_bus_unown_name);
+  if (self->cri_server != NULL)
+    grove_grpc_server_shutdown (self->cri_server);
+  g_clear_object (&self->cri_server);
+  g_clear_object (&self->cri_service);
   if (self->service != NULL)
     grove_dbus_service_unexport (self->service);
   g_clear_object (&self->service);

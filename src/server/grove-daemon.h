@@ -13,6 +13,7 @@ G_BEGIN_DECLS
  * @pause: (nullable): overrides `[runtime] pause`
  * @bus: (nullable): `system`, `session` or a D-Bus address; %NULL for `$GROVE_BUS_ADDRESS`
  *   when set, else the system bus
+ * @cri_socket: (nullable): overrides `[cri] listen`; "" for no CRI socket
  *
  * What groved's command line says.
  */
@@ -23,6 +24,7 @@ typedef struct
   const char *runroot;
   const char *pause;
   const char *bus;
+  const char *cri_socket;
 } GroveDaemonOptions;
 
 #define GROVE_TYPE_DAEMON (grove_daemon_get_type ())

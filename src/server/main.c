@@ -20,6 +20,7 @@ main (int argc, char **argv)
   g_autofree char *runroot = NULL;
   g_autofree char *pause = NULL;
   g_autofree char *bus = NULL;
+  g_autofree char *cri_socket = NULL;
   gboolean verbose = FALSE;
   const GOptionEntry entries[]
       = { { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path,
@@ -32,6 +33,8 @@ main (int argc, char **argv)
             "system, session or a D-Bus address (default $GROVE_BUS_ADDRESS, else system)", "BUS" },
           { "pause", 0, 0, G_OPTION_ARG_FILENAME, &pause,
             "The grove-pause binary (overrides [runtime] pause)", "PATH" },
+          { "cri-socket", 0, 0, G_OPTION_ARG_FILENAME, &cri_socket,
+            "The CRI gRPC socket, \"\" for none (overrides [cri] listen)", "PATH" },
           { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Log debug messages", NULL },
           { NULL } };
   GroveDaemonOptions options = { 0 };
@@ -56,6 +59,7 @@ main (int argc, char **argv)
   options.runroot = runroot;
   options.pause = pause;
   options.bus = bus;
+  options.cri_socket = cri_socket;
   daemon = grove_daemon_new (&options, &error);
   if (daemon == NULL || !grove_daemon_run (daemon, &error))
     {

@@ -38,6 +38,23 @@ typedef struct
  */
 typedef void (*GroveStoreProgressFunc) (const GroveImportProgress *progress, gpointer user_data);
 
+/**
+ * GroveStoreUsage:
+ * @timestamp: when it was measured, g_get_real_time() microseconds
+ * @bytes: bytes allocated below the store's directory
+ * @inodes: inodes used below it
+ * @mountpoint: the mount point of the filesystem the store is on
+ *
+ * The disk the store takes; see grove_store_get_usage().
+ */
+typedef struct
+{
+  gint64 timestamp;
+  guint64 bytes;
+  guint64 inodes;
+  char *mountpoint;
+} GroveStoreUsage;
+
 #define GROVE_TYPE_STORE (grove_store_get_type ())
 G_DECLARE_FINAL_TYPE (GroveStore, grove_store, GROVE, STORE, GObject)
 
@@ -75,5 +92,14 @@ gboolean grove_store_release_rootfs (GroveStore *self, const char *container_id,
 char *grove_store_get_rootfs_path (GroveStore *self, const char *container_id);
 char *grove_store_get_writable_path (GroveStore *self, const char *container_id);
 GStrv grove_store_list_rootfs (GroveStore *self, GError **error);
+
+GroveStoreUsage *grove_store_get_usage (GroveStore *self, GCancellable *cancellable,
+                                        GError **error);
+void grove_store_get_usage_async (GroveStore *self, GCancellable *cancellable,
+                                  GAsyncReadyCallback callback, gpointer user_data);
+GroveStoreUsage *grove_store_get_usage_finish (GroveStore *self, GAsyncResult *result,
+                                               GError **error);
+void grove_store_usage_free (GroveStoreUsage *usage);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (GroveStoreUsage, grove_store_usage_free)
 
 G_END_DECLS
