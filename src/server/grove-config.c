@@ -128,10 +128,11 @@ scan_line (Loader *loader, const char *path, guint lineno, const char *line, cha
       g_free (*group);
       *group = g_strndup (line + 1, end != NULL ? (gsize)(end - line - 1) : strlen (line + 1));
       if (!group_known (*group))
-        return grove_throw (error, GROVE_ERROR_INVALID_ARGUMENT,
-                            "%s:%u: [%s]: unknown group (groups are daemon, storage, runtime, cri and "
-                            "handler.NAME, NAME made of letters, digits, '-', '_' and '.')",
-                            path, lineno, *group);
+        return grove_throw (
+            error, GROVE_ERROR_INVALID_ARGUMENT,
+            "%s:%u: [%s]: unknown group (groups are daemon, storage, runtime, cri and "
+            "handler.NAME, NAME made of letters, digits, '-', '_' and '.')",
+            path, lineno, *group);
       /* the key "" stands for the group itself */
       g_hash_table_replace (loader->origins, origin_key (*group, ""),
                             g_strdup_printf ("%s:%u", path, lineno));
