@@ -160,11 +160,11 @@ check "ImageFsInfo: bytes and inodes as du counts them, the store's mount point"
 
 # 22-25: errors
 start=$(date +%s%N)
-cri --timeout 20 call RuntimeService/ListContainers
+cri --timeout 20 call RuntimeService/CheckpointContainer
 elapsed_ms=$((($(date +%s%N) - start) / 1000000))
 if [ "$elapsed_ms" -lt 10000 ]; then
   check_error "a method Grove does not serve yet: UNIMPLEMENTED at once ($elapsed_ms ms)" \
-    UNIMPLEMENTED "/runtime.v1.RuntimeService/ListContainers"
+    UNIMPLEMENTED "/runtime.v1.RuntimeService/CheckpointContainer"
 else
   not_ok "a method Grove does not serve yet: UNIMPLEMENTED at once" "after $elapsed_ms ms"
 fi

@@ -79,6 +79,45 @@ typedef struct
 void grove_container_stats_free (GroveContainerStats *stats);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (GroveContainerStats, grove_container_stats_free)
 
+/**
+ * GroveInterfaceStats:
+ * @name: the interface
+ * @rx_bytes: bytes received
+ * @rx_errors: receive errors
+ * @tx_bytes: bytes sent
+ * @tx_errors: send errors
+ */
+typedef struct
+{
+  char *name;
+  guint64 rx_bytes;
+  guint64 rx_errors;
+  guint64 tx_bytes;
+  guint64 tx_errors;
+} GroveInterfaceStats;
+
+/**
+ * GrovePodStats:
+ * @pod_id: the pod
+ * @timestamp: when the figures were read, in nanoseconds since the epoch
+ * @have_cgroup: whether @cgroup holds figures (a ready pod's infra container has a cgroup)
+ * @cgroup: the infra container's CPU and memory usage
+ * @interfaces: (element-type GroveInterfaceStats) (nullable): the pod's network interfaces
+ *
+ * What a pod itself uses, for the CRI's pod stats calls.
+ */
+typedef struct
+{
+  char *pod_id;
+  gint64 timestamp;
+  gboolean have_cgroup;
+  GroveCgroupStats cgroup;
+  GPtrArray *interfaces;
+} GrovePodStats;
+
+void grove_pod_stats_free (GrovePodStats *stats);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (GrovePodStats, grove_pod_stats_free)
+
 #define GROVE_TYPE_ENGINE (grove_engine_get_type ())
 G_DECLARE_FINAL_TYPE (GroveEngine, grove_engine, GROVE, ENGINE, GObject)
 
@@ -154,6 +193,9 @@ void grove_engine_update_container_resources_async (GroveEngine *self, const cha
                                                     gpointer user_data);
 gboolean grove_engine_update_container_resources_finish (GroveEngine *self, GAsyncResult *result,
                                                          GError **error);
+void grove_engine_pod_stats_async (GroveEngine *self, GPtrArray *pods, GCancellable *cancellable,
+                                   GAsyncReadyCallback callback, gpointer user_data);
+GPtrArray *grove_engine_pod_stats_finish (GroveEngine *self, GAsyncResult *result, GError **error);
 gboolean grove_engine_reopen_log (GroveEngine *self, const char *container_id, GError **error);
 
 G_END_DECLS

@@ -17,7 +17,7 @@
 #include <json-glib/json-glib.h>
 
 #include "api.pb-c.h"
-#include "grove-cri-service.h"
+#include "grove-cri-service-private.h"
 #include "grove-reference.h"
 #include "grove-utils.h"
 
@@ -26,30 +26,13 @@
 #define RUNTIME_NAME "grove"
 #define CRI_API_VERSION "v1"
 
-struct _GroveCriService
-{
-  GObject parent_instance;
-  GroveEngine *engine;
-  char *pod_cidr; /* from UpdateRuntimeConfig; NULL until kubelet sets it */
-};
-
 G_DEFINE_TYPE (GroveCriService, grove_cri_service, G_TYPE_OBJECT)
-
-typedef void (*CriHandler) (GroveCriService *self, GroveGrpcCall *call,
-                            const ProtobufCMessage *request);
-
-typedef struct
-{
-  const char *path;
-  const ProtobufCMessageDescriptor *request;
-  CriHandler handler;
-} CriMethod;
 
 /* what one registered method's handler gets */
 typedef struct
 {
   GroveCriService *self;
-  const CriMethod *method;
+  const GroveCriMethod *method;
 } Binding;
 
 static void
@@ -59,115 +42,6 @@ free_message (ProtobufCMessage *message)
 }
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (ProtobufCMessage, free_message)
-
-/* Arena: memory a response points into, freed after packing */
-
-static gpointer
-arena_keep (GPtrArray *arena, gpointer data)
-{
-  g_ptr_array_add (arena, data);
-  return data;
-}
-
-#define arena_new(arena, Type, init)                                                               \
-  ((Type *)arena_keep ((arena), g_memdup2 (&(Type)init, sizeof (Type))))
-
-static char *
-arena_strdup (GPtrArray *arena, const char *text)
-{
-  return arena_keep (arena, g_strdup (text != NULL ? text : ""));
-}
-
-static char **
-arena_strv (GPtrArray *arena, const char *const *strv, size_t *n_out)
-{
-  guint n = strv != NULL ? g_strv_length ((char **)strv) : 0;
-  char **copy = arena_keep (arena, g_new0 (char *, n + 1));
-
-  for (guint i = 0; i < n; i++)
-    copy[i] = arena_strdup (arena, strv[i]);
-  *n_out = n;
-  return copy;
-}
-
-static GPtrArray *
-arena_new_array (void)
-{
-  return g_ptr_array_new_with_free_func (g_free);
-}
-
-/* Replies */
-
-static void
-reply (GroveGrpcCall *call, const ProtobufCMessage *message)
-{
-  gsize size = protobuf_c_message_get_packed_size (message);
-  guint8 *buffer = g_malloc (MAX (size, 1));
-  g_autoptr (GBytes) bytes = NULL;
-
-  protobuf_c_message_pack (message, buffer);
-  bytes = g_bytes_new_take (buffer, size);
-  grove_grpc_call_return_message (call, bytes);
-}
-
-static void
-reply_error (GroveGrpcCall *call, const GError *error)
-{
-  GroveGrpcStatus status = grove_cri_status_from_error (error);
-
-  g_debug ("%s: status %d: %s", grove_grpc_call_get_method (call), status, error->message);
-  grove_grpc_call_return_status (call, status, error->message);
-}
-
-static void reply_status (GroveGrpcCall *call, GroveGrpcStatus status, const char *format, ...)
-    G_GNUC_PRINTF (3, 4);
-
-static void
-reply_status (GroveGrpcCall *call, GroveGrpcStatus status, const char *format, ...)
-{
-  g_autofree char *message = NULL;
-  va_list args;
-
-  va_start (args, format);
-  message = g_strdup_vprintf (format, args);
-  va_end (args);
-  g_debug ("%s: status %d: %s", grove_grpc_call_get_method (call), status, message);
-  grove_grpc_call_return_status (call, status, message);
-}
-
-/* every `map<string, string> info` entry type has this layout (protobuf-c makes one struct
- * per map field, all alike), so one function fills any of them */
-typedef struct
-{
-  ProtobufCMessage base;
-  char *key;
-  char *value;
-} InfoEntry;
-
-/* the verbose `info` map of a response: one entry, "info", holding @json */
-static gpointer
-info_map (GPtrArray *arena, const ProtobufCMessageDescriptor *entry_descriptor, char *json,
-          size_t *n_out)
-{
-  InfoEntry **entries = arena_keep (arena, g_new0 (InfoEntry *, 2));
-  InfoEntry *entry = arena_keep (arena, g_new0 (InfoEntry, 1));
-
-  g_return_val_if_fail (entry_descriptor->sizeof_message == sizeof (InfoEntry), NULL);
-  protobuf_c_message_init (entry_descriptor, entry);
-  entry->key = arena_strdup (arena, "info");
-  entry->value = arena_keep (arena, json);
-  entries[0] = entry;
-  *n_out = 1;
-  return entries;
-}
-
-static char *
-json_text (JsonBuilder *builder)
-{
-  g_autoptr (JsonNode) root = json_builder_get_root (builder);
-
-  return json_to_string (root, FALSE);
-}
 
 /* Runtime: version, status, config */
 
@@ -180,7 +54,7 @@ handle_version (GroveCriService *self, GroveGrpcCall *call, const ProtobufCMessa
   response.runtime_name = (char *)RUNTIME_NAME;
   response.runtime_version = (char *)PACKAGE_VERSION;
   response.runtime_api_version = (char *)CRI_API_VERSION;
-  reply (call, &response.base);
+  grove_cri_reply (call, &response.base);
 }
 
 static char *
@@ -208,7 +82,7 @@ status_info (GroveCriService *self, const char *const *handlers)
   json_builder_set_member_name (builder, "cniConfigured");
   json_builder_add_boolean_value (builder, FALSE);
   json_builder_end_object (builder);
-  return json_text (builder);
+  return grove_cri_json_text (builder);
 }
 
 /* each handler the engine has, with the features Grove does not offer yet off */
@@ -217,15 +91,15 @@ status_handlers (GPtrArray *arena, const char *const *names, size_t *n_out)
 {
   guint n = g_strv_length ((char **)names);
   Runtime__V1__RuntimeHandler **handlers
-      = arena_keep (arena, g_new0 (Runtime__V1__RuntimeHandler *, n + 1));
+      = grove_cri_arena_keep (arena, g_new0 (Runtime__V1__RuntimeHandler *, n + 1));
 
   for (guint i = 0; i < n; i++)
     {
-      handlers[i]
-          = arena_new (arena, Runtime__V1__RuntimeHandler, RUNTIME__V1__RUNTIME_HANDLER__INIT);
-      handlers[i]->name = arena_strdup (arena, names[i]);
-      handlers[i]->features = arena_new (arena, Runtime__V1__RuntimeHandlerFeatures,
-                                         RUNTIME__V1__RUNTIME_HANDLER_FEATURES__INIT);
+      handlers[i] = grove_cri_arena_new (arena, Runtime__V1__RuntimeHandler,
+                                         RUNTIME__V1__RUNTIME_HANDLER__INIT);
+      handlers[i]->name = grove_cri_arena_strdup (arena, names[i]);
+      handlers[i]->features = grove_cri_arena_new (arena, Runtime__V1__RuntimeHandlerFeatures,
+                                                   RUNTIME__V1__RUNTIME_HANDLER_FEATURES__INIT);
     }
   *n_out = n;
   return handlers;
@@ -235,7 +109,7 @@ static void
 handle_status (GroveCriService *self, GroveGrpcCall *call, const ProtobufCMessage *message)
 {
   const Runtime__V1__StatusRequest *request = (const Runtime__V1__StatusRequest *)message;
-  g_autoptr (GPtrArray) arena = arena_new_array ();
+  g_autoptr (GPtrArray) arena = grove_cri_arena_new_array ();
   g_auto (GStrv) names = grove_engine_dup_handler_names (self->engine);
   Runtime__V1__RuntimeCondition runtime_ready = RUNTIME__V1__RUNTIME_CONDITION__INIT;
   Runtime__V1__RuntimeCondition network_ready = RUNTIME__V1__RUNTIME_CONDITION__INIT;
@@ -258,9 +132,10 @@ handle_status (GroveCriService *self, GroveGrpcCall *call, const ProtobufCMessag
       = status_handlers (arena, (const char *const *)names, &response.n_runtime_handlers);
   response.features = &features;
   if (request->verbose)
-    response.info = info_map (arena, &runtime__v1__status_response__info_entry__descriptor,
+    response.info
+        = grove_cri_info_map (arena, &runtime__v1__status_response__info_entry__descriptor,
                               status_info (self, (const char *const *)names), &response.n_info);
-  reply (call, &response.base);
+  grove_cri_reply (call, &response.base);
 }
 
 static void
@@ -273,7 +148,7 @@ handle_runtime_config (GroveCriService *self, GroveGrpcCall *call, const Protobu
   /* the engine puts containers below its cgroup parent on cgroupfs, never through systemd */
   linux_config.cgroup_driver = RUNTIME__V1__CGROUP_DRIVER__CGROUPFS;
   response.linux = &linux_config;
-  reply (call, &response.base);
+  grove_cri_reply (call, &response.base);
 }
 
 /* one CIDR or a dual-stack pair separated by a comma, as kubelet sends them */
@@ -313,7 +188,7 @@ handle_update_runtime_config (GroveCriService *self, GroveGrpcCall *call,
     {
       if (!check_pod_cidr (cidr, &error))
         {
-          reply_error (call, error);
+          grove_cri_reply_error (call, error);
           return;
         }
       if (g_strcmp0 (self->pod_cidr, cidr) != 0)
@@ -321,7 +196,7 @@ handle_update_runtime_config (GroveCriService *self, GroveGrpcCall *call,
       g_free (self->pod_cidr);
       self->pod_cidr = g_strdup (cidr);
     }
-  reply (call, &response.base);
+  grove_cri_reply (call, &response.base);
 }
 
 /* Images */
@@ -369,25 +244,29 @@ image_user (GPtrArray *arena, GroveImage *image, Runtime__V1__Image *message)
     return;
   if (g_ascii_string_to_unsigned (user, 10, 0, G_MAXINT64, &uid, NULL))
     {
-      message->uid = arena_new (arena, Runtime__V1__Int64Value, RUNTIME__V1__INT64_VALUE__INIT);
+      message->uid
+          = grove_cri_arena_new (arena, Runtime__V1__Int64Value, RUNTIME__V1__INT64_VALUE__INIT);
       message->uid->value = (int64_t)uid;
     }
   else
-    message->username = arena_strdup (arena, user);
+    message->username = grove_cri_arena_strdup (arena, user);
 }
 
 static Runtime__V1__Image *
 image_message (GPtrArray *arena, GroveImage *image)
 {
-  Runtime__V1__Image *message = arena_new (arena, Runtime__V1__Image, RUNTIME__V1__IMAGE__INIT);
+  Runtime__V1__Image *message
+      = grove_cri_arena_new (arena, Runtime__V1__Image, RUNTIME__V1__IMAGE__INIT);
   g_auto (GStrv) digests = grove_image_dup_repo_digests (image);
 
-  message->id = arena_keep (arena, image_ref (image));
-  message->repo_tags = arena_strv (arena, grove_image_get_names (image), &message->n_repo_tags);
+  message->id = grove_cri_arena_keep (arena, image_ref (image));
+  message->repo_tags
+      = grove_cri_arena_strv (arena, grove_image_get_names (image), &message->n_repo_tags);
   message->repo_digests
-      = arena_strv (arena, (const char *const *)digests, &message->n_repo_digests);
+      = grove_cri_arena_strv (arena, (const char *const *)digests, &message->n_repo_digests);
   message->size = grove_image_get_size (image);
-  message->spec = arena_new (arena, Runtime__V1__ImageSpec, RUNTIME__V1__IMAGE_SPEC__INIT);
+  message->spec
+      = grove_cri_arena_new (arena, Runtime__V1__ImageSpec, RUNTIME__V1__IMAGE_SPEC__INIT);
   message->spec->image = message->id;
   image_user (arena, image, message);
   return message;
@@ -436,7 +315,7 @@ image_info (GroveImage *image)
   add_json_member (builder, "manifest", grove_image_get_manifest (image));
   add_json_member (builder, "config", grove_image_get_config (image));
   json_builder_end_object (builder);
-  return json_text (builder);
+  return grove_cri_json_text (builder);
 }
 
 /* the image a spec names; %NULL and no error when there is none */
@@ -461,7 +340,7 @@ handle_list_images (GroveCriService *self, GroveGrpcCall *call, const ProtobufCM
 {
   const Runtime__V1__ListImagesRequest *request = (const Runtime__V1__ListImagesRequest *)message;
   const Runtime__V1__ImageSpec *spec = request->filter != NULL ? request->filter->image : NULL;
-  g_autoptr (GPtrArray) arena = arena_new_array ();
+  g_autoptr (GPtrArray) arena = grove_cri_arena_new_array ();
   g_autoptr (GPtrArray) images = NULL;
   g_autoptr (GroveImage) wanted = NULL;
   g_autoptr (GError) error = NULL;
@@ -477,20 +356,20 @@ handle_list_images (GroveCriService *self, GroveGrpcCall *call, const ProtobufCM
     }
   if (error != NULL)
     {
-      reply_error (call, error);
+      grove_cri_reply_error (call, error);
       return;
     }
-  response.images = arena_keep (arena, g_new0 (Runtime__V1__Image *, images->len + 1));
+  response.images = grove_cri_arena_keep (arena, g_new0 (Runtime__V1__Image *, images->len + 1));
   for (guint i = 0; i < images->len; i++)
     response.images[response.n_images++] = image_message (arena, images->pdata[i]);
-  reply (call, &response.base);
+  grove_cri_reply (call, &response.base);
 }
 
 static void
 handle_image_status (GroveCriService *self, GroveGrpcCall *call, const ProtobufCMessage *message)
 {
   const Runtime__V1__ImageStatusRequest *request = (const Runtime__V1__ImageStatusRequest *)message;
-  g_autoptr (GPtrArray) arena = arena_new_array ();
+  g_autoptr (GPtrArray) arena = grove_cri_arena_new_array ();
   g_autoptr (GroveImage) image = NULL;
   g_autoptr (GError) error = NULL;
   Runtime__V1__ImageStatusResponse response = RUNTIME__V1__IMAGE_STATUS_RESPONSE__INIT;
@@ -498,7 +377,7 @@ handle_image_status (GroveCriService *self, GroveGrpcCall *call, const ProtobufC
   image = lookup_spec (self, request->image, &error);
   if (error != NULL)
     {
-      reply_error (call, error);
+      grove_cri_reply_error (call, error);
       return;
     }
   /* an image that is not there is an empty answer: kubelet then pulls it */
@@ -506,11 +385,11 @@ handle_image_status (GroveCriService *self, GroveGrpcCall *call, const ProtobufC
     {
       response.image = image_message (arena, image);
       if (request->verbose)
-        response.info
-            = info_map (arena, &runtime__v1__image_status_response__info_entry__descriptor,
-                        image_info (image), &response.n_info);
+        response.info = grove_cri_info_map (
+            arena, &runtime__v1__image_status_response__info_entry__descriptor, image_info (image),
+            &response.n_info);
     }
-  reply (call, &response.base);
+  grove_cri_reply (call, &response.base);
 }
 
 static void
@@ -530,20 +409,20 @@ handle_pull_image (GroveCriService *self, GroveGrpcCall *call, const ProtobufCMe
     {
       g_prefix_error (&error,
                       "pulling image '%s': ", request->image != NULL ? request->image->image : "");
-      reply_error (call, error);
+      grove_cri_reply_error (call, error);
       return;
     }
   if (image == NULL)
     {
-      reply_status (call, GROVE_GRPC_STATUS_UNIMPLEMENTED,
-                    "cannot pull %s: it is not in the store, and Grove cannot pull from "
-                    "registries yet (import the image into groved instead)",
-                    normalized);
+      grove_cri_reply_status (call, GROVE_GRPC_STATUS_UNIMPLEMENTED,
+                              "cannot pull %s: it is not in the store, and Grove cannot pull from "
+                              "registries yet (import the image into groved instead)",
+                              normalized);
       return;
     }
   ref = image_ref (image);
   response.image_ref = ref;
-  reply (call, &response.base);
+  grove_cri_reply (call, &response.base);
 }
 
 static void
@@ -561,42 +440,16 @@ handle_remove_image (GroveCriService *self, GroveGrpcCall *call, const ProtobufC
                               NULL, &error);
   if (error != NULL)
     {
-      reply_error (call, error);
+      grove_cri_reply_error (call, error);
       return;
     }
-  reply (call, &response.base);
+  grove_cri_reply (call, &response.base);
 }
-
-typedef struct
-{
-  GroveCriService *self;
-  GroveGrpcCall *call;
-} AsyncCall;
-
-static AsyncCall *
-async_call_new (GroveCriService *self, GroveGrpcCall *call)
-{
-  AsyncCall *async_call = g_new0 (AsyncCall, 1);
-
-  async_call->self = g_object_ref (self);
-  async_call->call = g_object_ref (call);
-  return async_call;
-}
-
-static void
-async_call_free (AsyncCall *async_call)
-{
-  g_clear_object (&async_call->self);
-  g_clear_object (&async_call->call);
-  g_free (async_call);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (AsyncCall, async_call_free)
 
 static void
 image_fs_info_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  g_autoptr (AsyncCall) async_call = user_data;
+  g_autoptr (GroveCriAsyncCall) async_call = user_data;
   g_autoptr (GError) error = NULL;
   g_autoptr (GroveStoreUsage) usage
       = grove_store_get_usage_finish (GROVE_STORE (source), result, &error);
@@ -609,7 +462,7 @@ image_fs_info_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 
   if (usage == NULL)
     {
-      reply_error (async_call->call, error);
+      grove_cri_reply_error (async_call->call, error);
       return;
     }
   fs.timestamp = usage->timestamp * 1000;
@@ -622,7 +475,7 @@ image_fs_info_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   /* containers' writable layers are in the store too: no container filesystem of its own */
   response.n_image_filesystems = G_N_ELEMENTS (filesystems);
   response.image_filesystems = filesystems;
-  reply (async_call->call, &response.base);
+  grove_cri_reply (async_call->call, &response.base);
 }
 
 static void
@@ -630,31 +483,23 @@ handle_image_fs_info (GroveCriService *self, GroveGrpcCall *call, const Protobuf
 {
   grove_store_get_usage_async (grove_engine_get_store (self->engine),
                                grove_grpc_call_get_cancellable (call), image_fs_info_cb,
-                               async_call_new (self, call));
+                               grove_cri_async_call_new (self, call));
 }
 
 /* Registration */
 
-#define RUNTIME_METHOD(name, request, handler)                                                     \
-  {                                                                                                \
-    GROVE_CRI_RUNTIME_SERVICE name, &request##__descriptor, handler                                \
-  }
-#define IMAGE_METHOD(name, request, handler)                                                       \
-  {                                                                                                \
-    GROVE_CRI_IMAGE_SERVICE name, &request##__descriptor, handler                                  \
-  }
-
-static const CriMethod methods[] = {
-  RUNTIME_METHOD ("Version", runtime__v1__version_request, handle_version),
-  RUNTIME_METHOD ("Status", runtime__v1__status_request, handle_status),
-  RUNTIME_METHOD ("RuntimeConfig", runtime__v1__runtime_config_request, handle_runtime_config),
-  RUNTIME_METHOD ("UpdateRuntimeConfig", runtime__v1__update_runtime_config_request,
-                  handle_update_runtime_config),
-  IMAGE_METHOD ("ListImages", runtime__v1__list_images_request, handle_list_images),
-  IMAGE_METHOD ("ImageStatus", runtime__v1__image_status_request, handle_image_status),
-  IMAGE_METHOD ("PullImage", runtime__v1__pull_image_request, handle_pull_image),
-  IMAGE_METHOD ("RemoveImage", runtime__v1__remove_image_request, handle_remove_image),
-  IMAGE_METHOD ("ImageFsInfo", runtime__v1__image_fs_info_request, handle_image_fs_info),
+static const GroveCriMethod methods[] = {
+  GROVE_CRI_RUNTIME_METHOD ("Version", runtime__v1__version_request, handle_version),
+  GROVE_CRI_RUNTIME_METHOD ("Status", runtime__v1__status_request, handle_status),
+  GROVE_CRI_RUNTIME_METHOD ("RuntimeConfig", runtime__v1__runtime_config_request,
+                            handle_runtime_config),
+  GROVE_CRI_RUNTIME_METHOD ("UpdateRuntimeConfig", runtime__v1__update_runtime_config_request,
+                            handle_update_runtime_config),
+  GROVE_CRI_IMAGE_METHOD ("ListImages", runtime__v1__list_images_request, handle_list_images),
+  GROVE_CRI_IMAGE_METHOD ("ImageStatus", runtime__v1__image_status_request, handle_image_status),
+  GROVE_CRI_IMAGE_METHOD ("PullImage", runtime__v1__pull_image_request, handle_pull_image),
+  GROVE_CRI_IMAGE_METHOD ("RemoveImage", runtime__v1__remove_image_request, handle_remove_image),
+  GROVE_CRI_IMAGE_METHOD ("ImageFsInfo", runtime__v1__image_fs_info_request, handle_image_fs_info),
 };
 
 static void
@@ -677,8 +522,8 @@ dispatch_cb (GroveGrpcCall *call, GBytes *request, gpointer user_data)
 
   if (message == NULL)
     {
-      reply_status (call, GROVE_GRPC_STATUS_INVALID_ARGUMENT, "malformed %s message",
-                    binding->method->request->name);
+      grove_cri_reply_status (call, GROVE_GRPC_STATUS_INVALID_ARGUMENT, "malformed %s message",
+                              binding->method->request->name);
       return;
     }
   binding->method->handler (binding->self, call, message);
@@ -689,8 +534,12 @@ grove_cri_service_finalize (GObject *object)
 {
   GroveCriService *self = GROVE_CRI_SERVICE (object);
 
+  grove_cri_events_shutdown (self);
   g_clear_object (&self->engine);
   g_clear_pointer (&self->pod_cidr, g_free);
+  g_clear_pointer (&self->cpu_seen, g_hash_table_unref);
+  g_clear_pointer (&self->event_calls, g_ptr_array_unref);
+  g_clear_pointer (&self->states, g_hash_table_unref);
   G_OBJECT_CLASS (grove_cri_service_parent_class)->finalize (object);
 }
 
@@ -703,6 +552,8 @@ grove_cri_service_class_init (GroveCriServiceClass *klass)
 static void
 grove_cri_service_init (GroveCriService *self)
 {
+  self->cpu_seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->event_calls = g_ptr_array_new_with_free_func (g_object_unref);
 }
 
 /**
@@ -722,7 +573,26 @@ grove_cri_service_new (GroveEngine *engine)
   g_return_val_if_fail (GROVE_IS_ENGINE (engine), NULL);
   self = g_object_new (GROVE_TYPE_CRI_SERVICE, NULL);
   self->engine = g_object_ref (engine);
+  grove_cri_events_init (self);
   return self;
+}
+
+static void
+register_methods (GroveCriService *self, GroveGrpcServer *server, const GroveCriMethod *table,
+                  guint n_methods)
+{
+  for (guint i = 0; i < n_methods; i++)
+    {
+      Binding *binding = g_new0 (Binding, 1);
+
+      binding->self = g_object_ref (self);
+      binding->method = &table[i];
+      if (table[i].stream)
+        grove_grpc_server_add_server_stream (server, table[i].path, dispatch_cb, binding,
+                                             binding_free);
+      else
+        grove_grpc_server_add_unary (server, table[i].path, dispatch_cb, binding, binding_free);
+    }
 }
 
 /**
@@ -738,13 +608,11 @@ grove_cri_service_register (GroveCriService *self, GroveGrpcServer *server)
   g_return_if_fail (GROVE_IS_CRI_SERVICE (self));
   g_return_if_fail (GROVE_IS_GRPC_SERVER (server));
 
-  for (guint i = 0; i < G_N_ELEMENTS (methods); i++)
-    {
-      Binding *binding = g_new0 (Binding, 1);
-      binding->self = g_object_ref (self);
-      binding->method = &methods[i];
-      grove_grpc_server_add_unary (server, methods[i].path, dispatch_cb, binding, binding_free);
-    }
+  register_methods (self, server, methods, G_N_ELEMENTS (methods));
+  register_methods (self, server, grove_cri_pod_methods, grove_cri_n_pod_methods);
+  register_methods (self, server, grove_cri_container_methods, grove_cri_n_container_methods);
+  register_methods (self, server, grove_cri_stats_methods, grove_cri_n_stats_methods);
+  register_methods (self, server, grove_cri_event_methods, grove_cri_n_event_methods);
 }
 
 /**
