@@ -1037,6 +1037,70 @@ test_update_resources (Fixture *fx, gconstpointer data)
   g_assert_error (error, GROVE_ERROR, GROVE_ERROR_WRONG_STATE);
 }
 
+/* attach to a container's own stdio: its output comes, stdin goes in, detach leaves it running */
+static void
+test_attach (Fixture *fx, gconstpointer data)
+{
+  g_autoptr (JsonObject) config = NULL;
+  g_autoptr (GrovePod) pod = NULL;
+  g_autoptr (GroveContainer) container = NULL;
+  g_autoptr (GroveExecSession) session = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GString) seen = g_string_new (NULL);
+  GroveExecOptions options = { .stderr_fd = -1 };
+  int in[2], out[2];
+
+  if (fx->engine == NULL)
+    return;
+  config = pod_config ("attach", NULL);
+  pod = run_pod (fx, config, NULL);
+  container = create_container (fx, pod, "echoer",
+                                "echo started; while read line; do echo got:$line; done",
+                                "\"stdin\": true");
+  start_container (fx, container);
+  wait_log (container, "stdout:started\n");
+  g_assert_true (g_unix_open_pipe (in, FD_CLOEXEC, NULL));
+  g_assert_true (g_unix_open_pipe (out, FD_CLOEXEC, NULL));
+  options.stdin_fd = in[0];
+  options.stdout_fd = out[1];
+  session = grove_engine_attach (fx->engine, grove_container_get_id (container), &options, &error);
+  g_assert_no_error (error);
+  close (in[0]);
+  close (out[1]);
+  g_assert_false (grove_exec_session_kill (session, SIGTERM, &error));
+  g_assert_error (error, GROVE_ERROR, GROVE_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  g_assert_cmpint (write (in[1], "one\n", 4), ==, 4);
+  grove_test_read_until (out[0], seen, "got:one\n");
+  grove_exec_session_detach (session);
+  g_assert_cmpint (grove_exec_session_get_state (session), ==, GROVE_EXEC_STATE_EXITED);
+  /* the container runs on, and a second attach works */
+  g_assert_cmpint (grove_container_get_state (container), ==, GROVE_CONTAINER_STATE_RUNNING);
+  g_clear_object (&session);
+  close (in[1]);
+  close (out[0]);
+  g_assert_true (g_unix_open_pipe (in, FD_CLOEXEC, NULL));
+  g_assert_true (g_unix_open_pipe (out, FD_CLOEXEC, NULL));
+  options.stdin_fd = in[0];
+  options.stdout_fd = out[1];
+  session = grove_engine_attach (fx->engine, grove_container_get_id (container), &options, &error);
+  g_assert_no_error (error);
+  close (in[0]);
+  close (out[1]);
+  g_string_truncate (seen, 0);
+  g_assert_cmpint (write (in[1], "two\n", 4), ==, 4);
+  grove_test_read_until (out[0], seen, "got:two\n");
+  /* the container ending ends the session */
+  stop_container (fx, container, 1);
+  while (grove_exec_session_get_state (session) != GROVE_EXEC_STATE_EXITED)
+    g_main_context_iteration (NULL, TRUE);
+  close (in[1]);
+  close (out[0]);
+  g_assert_null (
+      grove_engine_attach (fx->engine, grove_container_get_id (container), &options, &error));
+  g_assert_error (error, GROVE_ERROR, GROVE_ERROR_WRONG_STATE);
+}
+
 /* filters by ID prefix, state and labels; log rotation; an OOM kill says so */
 static void
 test_list_log_oom (Fixture *fx, gconstpointer data)
@@ -1126,6 +1190,7 @@ main (int argc, char **argv)
   ADD ("list-log-oom", NULL, test_list_log_oom);
   ADD ("exec-session", NULL, test_exec_session);
   ADD ("stats", NULL, test_stats);
+  ADD ("attach", NULL, test_attach);
   ADD ("update-resources", NULL, test_update_resources);
   ADD ("update-resources-crun", "crun", test_update_resources);
   ADD ("exec-session-crun", "crun", test_exec_session);

@@ -637,6 +637,39 @@ grove_engine_exec_async (GroveEngine *self, const char *container_id,
 }
 
 /**
+ * grove_engine_attach:
+ * @self: a #GroveEngine
+ * @container_id: a running container
+ * @options: the fds to copy the container's stdio to and from, and whether it has a
+ *   terminal (the container's own setting)
+ * @error: return location
+ *
+ * Attaches to the container's own stdio through its conmon. Detaching
+ * (grove_exec_session_detach()) leaves the container running.
+ *
+ * Returns: (transfer full) (nullable): the session
+ */
+GroveExecSession *
+grove_engine_attach (GroveEngine *self, const char *container_id, const GroveExecOptions *options,
+                     GError **error)
+{
+  g_autoptr (GroveContainer) container = NULL;
+  g_autofree char *bundle = NULL;
+
+  g_return_val_if_fail (GROVE_IS_ENGINE (self), NULL);
+  container = grove_engine_get_container (self, container_id, error);
+  if (container == NULL)
+    return NULL;
+  if (grove_container_get_state (container) != GROVE_CONTAINER_STATE_RUNNING)
+    return grove_throw (error, GROVE_ERROR_WRONG_STATE, "container %s is not running",
+                        grove_container_get_id (container)),
+           NULL;
+  bundle = grove_engine_container_dir (self, grove_container_get_id (container));
+  return grove_exec_session_attach (grove_container_get_id (container), bundle,
+                                    grove_container_get_pid (container), options, error);
+}
+
+/**
  * grove_engine_exec_finish:
  * @self: a #GroveEngine
  * @result: the #GAsyncResult

@@ -181,6 +181,8 @@ void grove_engine_exec_async (GroveEngine *self, const char *container_id,
                               GAsyncReadyCallback callback, gpointer user_data);
 GroveExecSession *grove_engine_exec_finish (GroveEngine *self, GAsyncResult *result,
                                             GError **error);
+GroveExecSession *grove_engine_attach (GroveEngine *self, const char *container_id,
+                                       const GroveExecOptions *options, GError **error);
 void grove_engine_container_stats_async (GroveEngine *self, GPtrArray *containers,
                                          GCancellable *cancellable, GAsyncReadyCallback callback,
                                          gpointer user_data);

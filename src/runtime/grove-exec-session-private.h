@@ -11,5 +11,7 @@ void grove_exec_session_start_async (GroveOciRuntime *runtime, const char *conta
                                      const GroveExecOptions *options, GCancellable *cancellable,
                                      GAsyncReadyCallback callback, gpointer user_data);
 GroveExecSession *grove_exec_session_start_finish (GAsyncResult *result, GError **error);
+GroveExecSession *grove_exec_session_attach (const char *container_id, const char *bundle, int pid,
+                                             const GroveExecOptions *options, GError **error);
 
 G_END_DECLS

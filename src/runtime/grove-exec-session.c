@@ -53,6 +53,8 @@ struct _GroveExecSession
   int pid;
   int exit_code;
   char *scratch_dir;
+  char *bundle_dir;  /* where conmon's attach socket and ctl fifo are */
+  gboolean attached; /* attached to a container's own stdio: detaching leaves it running */
   GSubprocess *conmon;
   GBytes *conmon_stderr;
   GDataInputStream *sync_stream;
@@ -131,6 +133,7 @@ grove_exec_session_finalize (GObject *object)
   session_remove_scratch (self);
   g_clear_pointer (&self->id, g_free);
   g_clear_pointer (&self->container_id, g_free);
+  g_clear_pointer (&self->bundle_dir, g_free);
   g_clear_object (&self->conmon);
   g_clear_pointer (&self->conmon_stderr, g_bytes_unref);
   g_clear_object (&self->sync_stream);
@@ -286,6 +289,9 @@ io_thread_done_cb (gpointer user_data)
 
   self->io_done = TRUE;
   session_maybe_finish (self);
+  /* an attach session kept itself alive for its copy thread (exec sessions: their sync pipe) */
+  if (self->attached)
+    g_object_unref (self);
   return G_SOURCE_REMOVE;
 }
 
@@ -370,6 +376,7 @@ session_prepare_scratch (GroveExecSession *self, const char *bundle, const char 
   if (g_mkdtemp_full (tmpl, 0700) == NULL)
     return grove_throw_errno_code (error, errno, "creating exec scratch dir %s", tmpl);
   self->scratch_dir = g_steal_pointer (&tmpl);
+  self->bundle_dir = g_build_filename (self->scratch_dir, "bundle", NULL);
   spec_path = g_build_filename (self->scratch_dir, "process.json", NULL);
   scratch_bundle = g_build_filename (self->scratch_dir, "bundle", NULL);
   exit_dir = g_build_filename (self->scratch_dir, "exit", NULL);
@@ -502,7 +509,7 @@ grove_exec_session_start_async (GroveOciRuntime *runtime, const char *container_
 static gboolean
 session_connect_attach (GroveExecSession *self, GError **error)
 {
-  g_autofree char *bundle = g_build_filename (self->scratch_dir, "bundle", NULL);
+  const char *bundle = self->bundle_dir;
   grove_autofd int dir_fd = open (bundle, O_PATH | O_DIRECTORY | O_CLOEXEC);
   struct sockaddr_un address = { .sun_family = AF_UNIX };
 
@@ -757,7 +764,7 @@ grove_exec_session_resize (GroveExecSession *self, guint rows, guint cols, GErro
     return grove_throw (error, GROVE_ERROR_INVALID_ARGUMENT,
                         "invalid terminal size %ux%u: rows and columns must be 1 to 65535", rows,
                         cols);
-  ctl = g_build_filename (self->scratch_dir, "bundle", "ctl", NULL);
+  ctl = g_build_filename (self->bundle_dir, "ctl", NULL);
   /* non-blocking: conmon holds the fifo open for reading while it runs */
   fd = open (ctl, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0)
@@ -787,8 +794,81 @@ grove_exec_session_kill (GroveExecSession *self, int signal, GError **error)
     return grove_throw (error, GROVE_ERROR_INVALID_ARGUMENT, "invalid signal %d", signal);
   if (!session_check_running (self, error))
     return FALSE;
+  if (self->attached)
+    return grove_throw (error, GROVE_ERROR_INVALID_ARGUMENT,
+                        "an attach session to %s cannot signal the container: stop it instead",
+                        self->container_id);
   if (kill (self->pid, signal) < 0 && errno != ESRCH)
     return grove_throw_errno_code (error, errno, "sending signal %d to exec %s in %s", signal,
                                    self->id, self->container_id);
   return TRUE;
+}
+
+/**
+ * grove_exec_session_attach:
+ * @container_id: a running container started with a terminal or stdin as asked
+ * @bundle: its bundle, where its conmon keeps the attach socket and the ctl fifo
+ * @pid: the container's process
+ * @options: the fds to copy to and from (@options->argv is ignored)
+ * @error: return location
+ *
+ * Attaches to a running container's own stdio through its conmon. The session ends when
+ * the container's conmon goes (the container ended) or grove_exec_session_detach(); the
+ * container runs on after a detach.
+ *
+ * Returns: (transfer full) (nullable): the running session
+ */
+GroveExecSession *
+grove_exec_session_attach (const char *container_id, const char *bundle, int pid,
+                           const GroveExecOptions *options, GError **error)
+{
+  g_autoptr (GroveExecSession) self = g_object_new (GROVE_TYPE_EXEC_SESSION, NULL);
+
+  g_return_val_if_fail (container_id != NULL && bundle != NULL, NULL);
+  self->id = grove_new_id ();
+  self->container_id = g_strdup (container_id);
+  self->bundle_dir = g_strdup (bundle);
+  self->tty = options->tty;
+  self->attached = TRUE;
+  self->pid = pid;
+  /* the container's exit code is the engine's to tell, not this session's */
+  self->exit_known = TRUE;
+  if (!dup_client_fd (options->stdin_fd, &self->stdin_fd, "stdin", error)
+      || !dup_client_fd (options->stdout_fd, &self->stdout_fd, "stdout", error)
+      || (!options->tty && !dup_client_fd (options->stderr_fd, &self->stderr_fd, "stderr", error))
+      || !session_connect_attach (self, error))
+    {
+      session_close_io (self);
+      return NULL;
+    }
+  self->state = GROVE_EXEC_STATE_RUNNING;
+  /* the copy thread holds a reference until it has reported back */
+  g_object_ref (self);
+  return g_steal_pointer (&self);
+}
+
+/**
+ * grove_exec_session_detach:
+ * @self: a #GroveExecSession
+ *
+ * Stops copying and closes the session's fds. An exec'd process is killed; a container
+ * attached to runs on.
+ */
+void
+grove_exec_session_detach (GroveExecSession *self)
+{
+  g_return_if_fail (GROVE_IS_EXEC_SESSION (self));
+  if (self->state != GROVE_EXEC_STATE_RUNNING)
+    return;
+  if (!self->attached && self->pid > 0)
+    {
+      kill (self->pid, SIGKILL);
+      return;
+    }
+  /* the copy thread is told to stop and reports nothing: finish here */
+  session_close_io (self);
+  self->io_done = TRUE;
+  self->state = GROVE_EXEC_STATE_EXITED;
+  g_signal_emit (self, signals[SIGNAL_EXITED], 0, self->exit_code);
+  g_object_unref (self);
 }

@@ -60,5 +60,6 @@ int grove_exec_session_get_pid (GroveExecSession *self);
 int grove_exec_session_get_exit_code (GroveExecSession *self);
 gboolean grove_exec_session_resize (GroveExecSession *self, guint rows, guint cols, GError **error);
 gboolean grove_exec_session_kill (GroveExecSession *self, int signal, GError **error);
+void grove_exec_session_detach (GroveExecSession *self);
 
 G_END_DECLS
