@@ -146,6 +146,22 @@ test_cri_listen (Fixture *fx, gconstpointer data)
   where = g_strdup_printf ("%s/grove.conf.d/60-relative.conf:2: [cri] socket: unknown key",
                            fx->tmpdir);
   load_fails (fx, where, NULL);
+
+  /* the streaming server: an IP address and a port */
+  g_clear_pointer (&where, g_free);
+  write_conf (fx, "grove.conf.d/60-relative.conf",
+              "[cri]\nstream_address = ::1\nstream_port = 10010\n");
+  config = load_ok (fx);
+  g_assert_cmpstr (config->stream_address, ==, "::1");
+  g_assert_cmpuint (config->stream_port, ==, 10010);
+  g_clear_pointer (&config, grove_config_free);
+  write_conf (fx, "grove.conf.d/60-relative.conf", "[cri]\nstream_port = 70000\n");
+  where = g_strdup_printf ("%s/grove.conf.d/60-relative.conf:2: [cri] stream_port", fx->tmpdir);
+  load_fails (fx, where, "'70000' is not a port", NULL);
+  g_clear_pointer (&where, g_free);
+  write_conf (fx, "grove.conf.d/60-relative.conf", "[cri]\nstream_address = localhost\n");
+  where = g_strdup_printf ("%s/grove.conf.d/60-relative.conf:2: [cri] stream_address", fx->tmpdir);
+  load_fails (fx, where, "'localhost' is not an IP address", NULL);
 }
 
 static void

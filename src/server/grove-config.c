@@ -81,7 +81,7 @@ key_known (const char *group, const char *key)
       = { "conmon", "pause", "cgroup_parent", "default_handler", "trusted_handler", NULL };
   const char *const handler[] = { "path", "args", NULL };
   const char *const daemon[] = { "polkit", NULL };
-  const char *const cri[] = { "listen", NULL };
+  const char *const cri[] = { "listen", "stream_address", "stream_port", NULL };
 
   if (g_str_equal (group, "daemon"))
     return g_strv_contains (daemon, key);
@@ -438,6 +438,39 @@ get_cri_listen (Loader *loader, GroveConfig *config, GError **error)
   return TRUE;
 }
 
+/* where the streaming server for CRI Exec/Attach/PortForward listens */
+static gboolean
+get_stream_listen (Loader *loader, GroveConfig *config, GError **error)
+{
+  g_autofree char *address = NULL;
+  g_autofree char *port = NULL;
+  g_autoptr (GInetAddress) inet = NULL;
+  guint64 number = 0;
+
+  if (!get_string (loader, "cri", "stream_address", &address, error)
+      || !get_string (loader, "cri", "stream_port", &port, error))
+    return FALSE;
+  if (address != NULL)
+    {
+      inet = g_inet_address_new_from_string (address);
+      if (inet == NULL)
+        return grove_throw (error, GROVE_ERROR_INVALID_ARGUMENT,
+                            "%s: [cri] stream_address: '%s' is not an IP address",
+                            origin_of (loader, "cri", "stream_address"), address);
+      g_free (config->stream_address);
+      config->stream_address = g_steal_pointer (&address);
+    }
+  if (port != NULL)
+    {
+      if (!g_ascii_string_to_unsigned (port, 10, 0, 65535, &number, NULL))
+        return grove_throw (error, GROVE_ERROR_INVALID_ARGUMENT,
+                            "%s: [cri] stream_port: '%s' is not a port (0 to 65535)",
+                            origin_of (loader, "cri", "stream_port"), port);
+      config->stream_port = (guint)number;
+    }
+  return TRUE;
+}
+
 static gboolean
 get_polkit (Loader *loader, GroveConfigPolkit *out, GError **error)
 {
@@ -470,8 +503,8 @@ read_config (Loader *loader, GroveConfig *config, GError **error)
                     error)
       || !get_string (loader, "runtime", "default_handler", &config->default_handler, error)
       || !get_string (loader, "runtime", "trusted_handler", &config->trusted_handler, error)
-      || !get_cri_listen (loader, config, error) || !read_handlers (loader, config, error)
-      || !get_polkit (loader, &config->polkit, error))
+      || !get_cri_listen (loader, config, error) || !get_stream_listen (loader, config, error)
+      || !read_handlers (loader, config, error) || !get_polkit (loader, &config->polkit, error))
     return FALSE;
   return check_handler_ref (loader, config, "default_handler", config->default_handler, error)
          && check_handler_ref (loader, config, "trusted_handler", config->trusted_handler, error);
@@ -486,6 +519,7 @@ config_new_default (void)
   config->runroot = g_strdup (GROVE_DEFAULT_RUNROOT);
   config->pause = g_strdup (LIBEXECDIR "/grove-pause");
   config->cgroup_parent = g_strdup ("/grove");
+  config->stream_address = g_strdup ("127.0.0.1");
   config->default_handler = g_strdup ("runc");
   config->trusted_handler = g_strdup ("runc");
   config->handlers = g_ptr_array_new_with_free_func (handler_config_free);
@@ -570,6 +604,7 @@ grove_config_free (GroveConfig *config)
   g_free (config->default_handler);
   g_free (config->trusted_handler);
   g_free (config->cri_listen);
+  g_free (config->stream_address);
   g_clear_pointer (&config->handlers, g_ptr_array_unref);
   g_free (config);
 }

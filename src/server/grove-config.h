@@ -78,6 +78,9 @@ typedef enum
  * @handlers: (element-type GroveHandlerConfig): the configured handlers; runc and crun are
  *   there unless the config redefines them
  * @polkit: (`[daemon] polkit`, default auto)
+ * @stream_address: the address of the CRI streaming server (`[cri] stream_address`,
+ *   default 127.0.0.1)
+ * @stream_port: its port (`[cri] stream_port`, default 0: one the kernel picks)
  * @cri_listen: (nullable): the CRI socket (`[cri] listen`): a path, "" for none, or %NULL
  *   when the config does not say (groved then decides)
  *
@@ -96,6 +99,8 @@ typedef struct
   GPtrArray *handlers;
   GroveConfigPolkit polkit;
   char *cri_listen;
+  char *stream_address;
+  guint stream_port;
 } GroveConfig;
 
 GroveConfig *grove_config_load (const char *path, GError **error);

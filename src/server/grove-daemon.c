@@ -19,6 +19,7 @@
 
 #include "grove-config.h"
 #include "grove-cri-service.h"
+#include "grove-stream-server.h"
 #include "grove-daemon.h"
 #include "grove-dbus-service.h"
 #include "grove-engine.h"
@@ -45,6 +46,7 @@ struct _GroveDaemon
   GroveDBusService *service;
   GroveGrpcServer *cri_server;
   GroveCriService *cri_service;
+  GroveStreamServer *stream_server;
   guint name_owner_id;
   gulong closed_id;
 
@@ -72,6 +74,7 @@ grove_daemon_finalize (GObject *object)
   g_clear_object (&self->service);
   g_clear_object (&self->cri_server);
   g_clear_object (&self->cri_service);
+  g_clear_object (&self->stream_server);
   g_clear_object (&self->connection);
   g_clear_object (&self->engine);
   g_clear_object (&self->store);
@@ -270,7 +273,13 @@ serve_cri (GroveDaemon *self, GError **error)
   self->cri_server = grove_grpc_server_new (path, error);
   if (self->cri_server == NULL)
     return FALSE;
+  self->stream_server = grove_stream_server_new (self->engine, self->config->stream_address,
+                                                 self->config->stream_port,
+                                                 GROVE_STREAM_TOKEN_LIFETIME_SECONDS, error);
+  if (self->stream_server == NULL)
+    return FALSE;
   self->cri_service = grove_cri_service_new (self->engine);
+  grove_cri_service_set_stream_server (self->cri_service, self->stream_server);
   grove_cri_service_register (self->cri_service, self->cri_server);
   g_message ("serving the CRI (runtime.v1) on %s", path);
   return TRUE;
@@ -498,6 +507,9 @@ shut_down (GroveDaemon *self)
     grove_grpc_server_shutdown (self->cri_server);
   g_clear_object (&self->cri_server);
   g_clear_object (&self->cri_service);
+  if (self->stream_server != NULL)
+    grove_stream_server_shutdown (self->stream_server);
+  g_clear_object (&self->stream_server);
   if (self->service != NULL)
     grove_dbus_service_unexport (self->service);
   g_clear_object (&self->service);

@@ -5,6 +5,7 @@
 
 #include "api.pb-c.h"
 #include "grove-cri-service.h"
+#include "grove-stream-server.h"
 
 G_BEGIN_DECLS
 
@@ -12,10 +13,11 @@ struct _GroveCriService
 {
   GObject parent_instance;
   GroveEngine *engine;
-  char *pod_cidr;         /* from UpdateRuntimeConfig; NULL until kubelet sets it */
-  GHashTable *cpu_seen;   /* container ID → GroveCriCpuSample: the last CPU figures read */
-  GPtrArray *event_calls; /* GroveGrpcCall of GetContainerEvents streams */
-  GHashTable *states;     /* container ID → its last state, to name the events */
+  char *pod_cidr;                   /* from UpdateRuntimeConfig; NULL until kubelet sets it */
+  GHashTable *cpu_seen;             /* container ID → CpuSample: the last CPU figures read */
+  GPtrArray *event_calls;           /* GroveGrpcCall of GetContainerEvents streams */
+  GHashTable *states;               /* container ID → its last state, to name the events */
+  GroveStreamServer *stream_server; /* where Exec, Attach and PortForward send clients */
 };
 
 typedef void (*GroveCriHandler) (GroveCriService *self, GroveGrpcCall *call,
@@ -52,6 +54,8 @@ extern const GroveCriMethod grove_cri_stats_methods[];
 extern const guint grove_cri_n_stats_methods;
 extern const GroveCriMethod grove_cri_event_methods[];
 extern const guint grove_cri_n_event_methods;
+extern const GroveCriMethod grove_cri_streaming_methods[];
+extern const guint grove_cri_n_streaming_methods;
 
 /* arena: memory a response points into, freed after packing */
 gpointer grove_cri_arena_keep (GPtrArray *arena, gpointer data);

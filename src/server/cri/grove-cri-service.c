@@ -540,6 +540,7 @@ grove_cri_service_finalize (GObject *object)
   g_clear_pointer (&self->cpu_seen, g_hash_table_unref);
   g_clear_pointer (&self->event_calls, g_ptr_array_unref);
   g_clear_pointer (&self->states, g_hash_table_unref);
+  g_clear_object (&self->stream_server);
   G_OBJECT_CLASS (grove_cri_service_parent_class)->finalize (object);
 }
 
@@ -613,6 +614,7 @@ grove_cri_service_register (GroveCriService *self, GroveGrpcServer *server)
   register_methods (self, server, grove_cri_container_methods, grove_cri_n_container_methods);
   register_methods (self, server, grove_cri_stats_methods, grove_cri_n_stats_methods);
   register_methods (self, server, grove_cri_event_methods, grove_cri_n_event_methods);
+  register_methods (self, server, grove_cri_streaming_methods, grove_cri_n_streaming_methods);
 }
 
 /**

@@ -30,4 +30,7 @@ void grove_cri_service_register (GroveCriService *self, GroveGrpcServer *server)
 const char *grove_cri_service_get_pod_cidr (GroveCriService *self);
 GroveGrpcStatus grove_cri_status_from_error (const GError *error);
 
+typedef struct _GroveStreamServer GroveStreamServer;
+void grove_cri_service_set_stream_server (GroveCriService *self, GroveStreamServer *server);
+
 G_END_DECLS
