@@ -23,6 +23,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 BUILD = os.path.join(os.environ.get("G_TEST_BUILDDIR", HERE), "..")
 SRC = os.environ.get("G_TEST_SRCDIR", HERE)
 PLAN = 28
+# seconds a streaming URL lasts in these tests: long enough to use it, short enough to wait out
+TOKEN_LIFETIME = 3
 
 try:
     import grpc
@@ -64,7 +66,8 @@ class Daemon:
         self.address = self.bus.stdout.readline().strip()
         conf = os.path.join(tmp, "grove.conf")
         with open(conf, "w") as f:
-            f.write(f"[runtime]\ncgroup_parent = /grove-test-{os.getpid()}\n")
+            f.write(f"[runtime]\ncgroup_parent = /grove-test-{os.getpid()}\n"
+                    f"[cri]\nstream_token_lifetime = {TOKEN_LIFETIME}\n")
         self.log = open(os.path.join(tmp, "groved.log"), "w")
         self.groved = subprocess.Popen(
             [os.path.join(BUILD, "groved"), "--config", conf, "--bus", self.address,

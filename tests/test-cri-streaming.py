@@ -137,8 +137,15 @@ def token_tests(cri, cid):
             refused.append(False)
         except websocket.WebSocketBadStatusException as error:
             refused.append(error.status_code == 404)
-    base.ok(refused == [True, True, True],
-            "a used token, an unknown one, and one of another kind: 404", refused)
+    url, _ = exec_url(cri, cid, ["true"])
+    time.sleep(base.TOKEN_LIFETIME + 0.5)
+    try:
+        websocket.create_connection(ws_url(url), subprotocols=[V4], timeout=10).close()
+        refused.append(False)
+    except websocket.WebSocketBadStatusException as error:
+        refused.append(error.status_code == 404)
+    base.ok(refused == [True, True, True, True],
+            "a used token, an unknown one, one of another kind, an expired one: 404", refused)
 
 
 def attach_tests(cri, pod_id, tmp):

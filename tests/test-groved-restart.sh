@@ -88,7 +88,7 @@ cat > "$tmp/sleeper.json" << 'EOF'
 EOF
 cat > "$tmp/quitter.json" << 'EOF'
 {"metadata": {"name": "quitter"}, "image": {"image": "busybox"},
- "command": ["/bin/sh", "-c", "sleep 3; exit 5"]}
+ "command": ["/bin/sh", "-c", "sleep 6; exit 5"]}
 EOF
 ctl pod run "$tmp/pod.json"
 pod_id=$out
@@ -106,9 +106,9 @@ quitter=$out
 ctl start "$quitter"
 quitter_pid=$(field "$quitter" Pid)
 if [ "$rc" = 0 ] && alive "$quitter_pid"; then
-  ok "a second container that will exit 5 in 3 s (PID $quitter_pid)"
+  ok "a second container that will exit 5 in 6 s (PID $quitter_pid)"
 else
-  not_ok "a second container that will exit 5 in 3 s" "exit $rc: $err" "PID: $quitter_pid"
+  not_ok "a second container that will exit 5 in 6 s" "exit $rc: $err" "PID: $quitter_pid"
 fi
 
 # 3-5: SIGTERM stops groved with exit 0; the containers run on without it
@@ -131,7 +131,7 @@ else
 fi
 
 # 6: the second container ends while no groved runs (conmon writes its exit file)
-for _ in $(seq 100); do
+for _ in $(seq 150); do
   alive "$quitter_pid" || break
   sleep 0.1
 done

@@ -81,7 +81,8 @@ key_known (const char *group, const char *key)
       = { "conmon", "pause", "cgroup_parent", "default_handler", "trusted_handler", NULL };
   const char *const handler[] = { "path", "args", NULL };
   const char *const daemon[] = { "polkit", NULL };
-  const char *const cri[] = { "listen", "stream_address", "stream_port", NULL };
+  const char *const cri[]
+      = { "listen", "stream_address", "stream_port", "stream_token_lifetime", NULL };
 
   if (g_str_equal (group, "daemon"))
     return g_strv_contains (daemon, key);
@@ -444,12 +445,22 @@ get_stream_listen (Loader *loader, GroveConfig *config, GError **error)
 {
   g_autofree char *address = NULL;
   g_autofree char *port = NULL;
+  g_autofree char *lifetime = NULL;
   g_autoptr (GInetAddress) inet = NULL;
   guint64 number = 0;
 
   if (!get_string (loader, "cri", "stream_address", &address, error)
-      || !get_string (loader, "cri", "stream_port", &port, error))
+      || !get_string (loader, "cri", "stream_port", &port, error)
+      || !get_string (loader, "cri", "stream_token_lifetime", &lifetime, error))
     return FALSE;
+  if (lifetime != NULL)
+    {
+      if (!g_ascii_string_to_unsigned (lifetime, 10, 1, 3600, &number, NULL))
+        return grove_throw (error, GROVE_ERROR_INVALID_ARGUMENT,
+                            "%s: [cri] stream_token_lifetime: '%s' is not 1 to 3600 seconds",
+                            origin_of (loader, "cri", "stream_token_lifetime"), lifetime);
+      config->stream_token_lifetime = (guint)number;
+    }
   if (address != NULL)
     {
       inet = g_inet_address_new_from_string (address);
@@ -520,6 +531,7 @@ config_new_default (void)
   config->pause = g_strdup (LIBEXECDIR "/grove-pause");
   config->cgroup_parent = g_strdup ("/grove");
   config->stream_address = g_strdup ("127.0.0.1");
+  config->stream_token_lifetime = 60;
   config->default_handler = g_strdup ("runc");
   config->trusted_handler = g_strdup ("runc");
   config->handlers = g_ptr_array_new_with_free_func (handler_config_free);

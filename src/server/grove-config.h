@@ -81,6 +81,8 @@ typedef enum
  * @stream_address: the address of the CRI streaming server (`[cri] stream_address`,
  *   default 127.0.0.1)
  * @stream_port: its port (`[cri] stream_port`, default 0: one the kernel picks)
+ * @stream_token_lifetime: seconds a streaming URL may be used in (`[cri]
+ *   stream_token_lifetime`, default 60)
  * @cri_listen: (nullable): the CRI socket (`[cri] listen`): a path, "" for none, or %NULL
  *   when the config does not say (groved then decides)
  *
@@ -101,6 +103,7 @@ typedef struct
   char *cri_listen;
   char *stream_address;
   guint stream_port;
+  guint stream_token_lifetime;
 } GroveConfig;
 
 GroveConfig *grove_config_load (const char *path, GError **error);

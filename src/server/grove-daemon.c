@@ -275,7 +275,7 @@ serve_cri (GroveDaemon *self, GError **error)
     return FALSE;
   self->stream_server = grove_stream_server_new (self->engine, self->config->stream_address,
                                                  self->config->stream_port,
-                                                 GROVE_STREAM_TOKEN_LIFETIME_SECONDS, error);
+                                                 self->config->stream_token_lifetime, error);
   if (self->stream_server == NULL)
     return FALSE;
   self->cri_service = grove_cri_service_new (self->engine);

@@ -8,9 +8,6 @@
 
 G_BEGIN_DECLS
 
-/* how long a URL handed out by Exec, Attach or PortForward may be used (once) */
-#define GROVE_STREAM_TOKEN_LIFETIME_SECONDS 60
-
 #define GROVE_TYPE_STREAM_SERVER (grove_stream_server_get_type ())
 G_DECLARE_FINAL_TYPE (GroveStreamServer, grove_stream_server, GROVE, STREAM_SERVER, GObject)
 
