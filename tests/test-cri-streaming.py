@@ -31,7 +31,7 @@ except ImportError:
     print("1..0 # SKIP needs python3-websocket")
     sys.exit(0)
 
-PLAN = 14
+PLAN = 15
 V4 = "v4.channel.k8s.io"
 V5 = "v5.channel.k8s.io"
 
@@ -198,6 +198,35 @@ def port_forward_tests(cri, pod_id, tmp):
     cri("RuntimeService/RemoveContainer", {"container_id": cid})
 
 
+def goes_away_tests(cri, pod_id, tmp):
+    created, _ = cri("RuntimeService/CreateContainer", {
+        "pod_sandbox_id": pod_id, "config": base.container_config("victim", "exec sleep 300"),
+        "sandbox_config": base.pod_config(tmp, "web")})
+    cid = created["container_id"]
+    cri("RuntimeService/StartContainer", {"container_id": cid})
+    before = container_pids(cid)
+    url, _ = exec_url(cri, cid, ["sleep", "1000"])
+    ws = websocket.create_connection(ws_url(url), subprotocols=[V4], timeout=20)
+    deadline = time.time() + 10
+    while not container_pids(cid) - before and time.time() < deadline:
+        time.sleep(0.05)
+    cri("RuntimeService/StopContainer", {"container_id": cid, "timeout": 0})
+    out = {}
+    while True:
+        opcode, data = ws.recv_data()
+        if opcode != websocket.ABNF.OPCODE_BINARY:
+            break
+        out[data[0]] = out.get(data[0], b"") + data[1:]
+    ws.close()
+    status = json.loads(out[3]) if 3 in out else {}
+    base.ok(status.get("status") == "Failure"
+            and status.get("details", {}).get("causes", [{}])[0].get("message") == "137"
+            and not container_pids(cid),
+            "a container stopped under an exec session: the session ends with exit code 137, "
+            "nothing left in the container", (status, container_pids(cid)))
+    cri("RuntimeService/RemoveContainer", {"container_id": cid})
+
+
 def load_tests(cri, cid):
     before = container_pids(cid)
     results = [None] * 20
@@ -255,6 +284,7 @@ def main():
         token_tests(cri, cid)
         attach_tests(cri, pod_id, tmp)
         port_forward_tests(cri, pod_id, tmp)
+        goes_away_tests(cri, pod_id, tmp)
         load_tests(cri, cid)
         cri("RuntimeService/StopPodSandbox", {"pod_sandbox_id": pod_id})
         _, error = cri("RuntimeService/RemovePodSandbox", {"pod_sandbox_id": pod_id})

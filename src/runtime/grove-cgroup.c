@@ -154,3 +154,27 @@ grove_cgroup_read_stats (const char *cgroups_path, GroveCgroupStats *stats, GErr
     return g_prefix_error (error, "reading the stats of cgroup %s: ", cgroups_path), FALSE;
   return TRUE;
 }
+
+/**
+ * grove_cgroup_has_processes:
+ * @cgroups_path: the cgroup, as the OCI spec's absolute `cgroupsPath`
+ *
+ * Returns: whether any process is still in the cgroup (a missing cgroup has none)
+ */
+gboolean
+grove_cgroup_has_processes (const char *cgroups_path)
+{
+  const char *const candidates[] = { "", "pids", "memory", "cpuacct" };
+
+  g_return_val_if_fail (cgroups_path != NULL, FALSE);
+  for (guint i = 0; i < G_N_ELEMENTS (candidates); i++)
+    {
+      g_autofree char *dir = g_build_filename (CGROUP_ROOT, candidates[i], cgroups_path, NULL);
+      g_autofree char *procs = NULL;
+
+      if (!read_text (dir, "cgroup.procs", &procs, NULL))
+        continue;
+      return g_strstrip (procs)[0] != '\0';
+    }
+  return FALSE;
+}

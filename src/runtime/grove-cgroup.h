@@ -31,4 +31,6 @@ typedef struct
 gboolean grove_cgroup_read_stats (const char *cgroups_path, GroveCgroupStats *stats,
                                   GError **error);
 
+gboolean grove_cgroup_has_processes (const char *cgroups_path);
+
 G_END_DECLS

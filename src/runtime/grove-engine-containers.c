@@ -71,6 +71,24 @@ grove_container_cleanup_work (GroveEngine *self, GroveOciRuntime *runtime, JsonO
   return cleanup_files (self, id, cancellable, error);
 }
 
+/*
+ * Processes exec'd into a container that shares its pod's PID namespace outlive its PID 1:
+ * whatever is still in its cgroup goes too, so that a stopped container runs nothing.
+ */
+static void
+kill_leftovers (GroveOciRuntime *runtime, const char *id, const char *dir,
+                GCancellable *cancellable)
+{
+  g_autofree char *config = g_build_filename (dir, "config.json", NULL);
+  g_autofree char *cgroups = grove_engine_read_cgroups_path (config, NULL);
+  g_autoptr (GError) local_error = NULL;
+
+  if (cgroups == NULL || !grove_cgroup_has_processes (cgroups))
+    return;
+  if (!grove_runtime_kill_sync (runtime, id, SIGKILL, TRUE, cancellable, &local_error))
+    g_debug ("SIGKILL to what is left of %s: %s", id, local_error->message);
+}
+
 /**
  * grove_container_stop_work: (skip)
  *
@@ -87,18 +105,20 @@ grove_container_stop_work (GroveEngine *self, GroveOciRuntime *runtime, JsonObje
 
   if (g_strcmp0 (grove_record_string (record, "state"), "running") != 0)
     return TRUE;
-  if (timeout > 0 && !grove_runtime_kill_sync (runtime, id, SIGTERM, cancellable, &local_error))
+  if (timeout > 0
+      && !grove_runtime_kill_sync (runtime, id, SIGTERM, FALSE, cancellable, &local_error))
     g_debug ("SIGTERM to %s: %s", id, local_error->message);
   g_clear_error (&local_error);
   /* a PID 1 that does not handle SIGTERM ignores it: SIGKILL when the time is up */
   if (!grove_engine_wait_exit (self, id, timeout * 1000, cancellable))
     {
-      if (!grove_runtime_kill_sync (runtime, id, SIGKILL, cancellable, &local_error))
+      if (!grove_runtime_kill_sync (runtime, id, SIGKILL, FALSE, cancellable, &local_error))
         g_debug ("SIGKILL to %s: %s", id, local_error->message);
       if (!grove_engine_wait_exit (self, id, KILL_WAIT_SECONDS * 1000, cancellable))
         return grove_throw (error, GROVE_ERROR_FAILED, "container %s did not stop", id);
     }
   grove_engine_apply_exit (self, self->exit_dir, record);
+  kill_leftovers (runtime, id, dir, cancellable);
   return grove_write_record (dir, "container.json", record, error);
 }
 

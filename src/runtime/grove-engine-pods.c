@@ -506,7 +506,7 @@ stop_pod_work (GroveJob *job, GCancellable *cancellable, GError **error)
     {
       g_autoptr (GError) local_error = NULL;
       /* the infra container may be gone already: then kill fails and the exit file is there */
-      if (!grove_runtime_kill_sync (job->runtime, id, SIGKILL, cancellable, &local_error))
+      if (!grove_runtime_kill_sync (job->runtime, id, SIGKILL, FALSE, cancellable, &local_error))
         g_debug ("killing infra container %s: %s", id, local_error->message);
       if (!grove_engine_wait_exit (self, id, STOP_WAIT_SECONDS * 1000, cancellable))
         return grove_throw (error, GROVE_ERROR_FAILED, "the infra container of pod %s did not stop",

@@ -111,8 +111,9 @@ gboolean grove_runtime_update_sync (GroveOciRuntime *runtime, const char *id,
                                     GError **error);
 gboolean grove_runtime_start_sync (GroveOciRuntime *runtime, const char *id,
                                    GCancellable *cancellable, GError **error);
+char *grove_engine_read_cgroups_path (const char *config_path, GError **error);
 gboolean grove_runtime_kill_sync (GroveOciRuntime *runtime, const char *id, int signal,
-                                  GCancellable *cancellable, GError **error);
+                                  gboolean all, GCancellable *cancellable, GError **error);
 gboolean grove_runtime_delete_sync (GroveOciRuntime *runtime, const char *id,
                                     GCancellable *cancellable, GError **error);
 gboolean grove_runtime_state_sync (GroveOciRuntime *runtime, const char *id, char **out_status,

@@ -51,9 +51,16 @@ stats_input_free (StatsInput *input)
   g_free (input);
 }
 
-/* the cgroup runc and crun put the container in: config.json's linux.cgroupsPath */
-static char *
-read_cgroups_path (const char *config_path, GError **error)
+/**
+ * grove_engine_read_cgroups_path: (skip)
+ * @config_path: a container's config.json
+ * @error: return location
+ *
+ * Returns: (transfer full) (nullable): the cgroup runc and crun put the container in:
+ *   config.json's linux.cgroupsPath
+ */
+char *
+grove_engine_read_cgroups_path (const char *config_path, GError **error)
 {
   g_autoptr (GBytes) config = grove_read_file_at (AT_FDCWD, config_path, CONFIG_MAX_SIZE, error);
   g_autoptr (JsonParser) parser = json_parser_new ();
@@ -88,7 +95,7 @@ collect_one (StatsInput *input, GCancellable *cancellable, GError **error)
   stats->writable_path = g_strdup (input->writable_path);
   if (input->running)
     {
-      g_autofree char *cgroups_path = read_cgroups_path (input->config_path, error);
+      g_autofree char *cgroups_path = grove_engine_read_cgroups_path (input->config_path, error);
 
       if (cgroups_path == NULL)
         return NULL;
@@ -285,7 +292,7 @@ collect_pod (PodInput *input)
   stats->timestamp = g_get_real_time () * 1000;
   if (input->infra_pid <= 0)
     return stats;
-  cgroups_path = read_cgroups_path (input->config_path, &local_error);
+  cgroups_path = grove_engine_read_cgroups_path (input->config_path, &local_error);
   if (cgroups_path != NULL && grove_cgroup_read_stats (cgroups_path, &stats->cgroup, &local_error))
     stats->have_cgroup = TRUE;
   else

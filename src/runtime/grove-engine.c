@@ -552,14 +552,14 @@ grove_runtime_start_sync (GroveOciRuntime *runtime, const char *id, GCancellable
 }
 
 gboolean
-grove_runtime_kill_sync (GroveOciRuntime *runtime, const char *id, int signal,
+grove_runtime_kill_sync (GroveOciRuntime *runtime, const char *id, int signal, gboolean all,
                          GCancellable *cancellable, GError **error)
 {
   SyncCall call;
   gboolean ok;
 
   sync_call_begin (&call);
-  grove_oci_runtime_kill_async (runtime, id, signal, FALSE, cancellable, sync_call_cb, &call);
+  grove_oci_runtime_kill_async (runtime, id, signal, all, cancellable, sync_call_cb, &call);
   sync_call_wait (&call);
   ok = grove_oci_runtime_kill_finish (runtime, call.result, error);
   sync_call_end (&call);
