@@ -80,15 +80,38 @@ def run(plan, name, body):
            "SIGTERM: groved exits 0 and removes its socket, a GetContainerEvents stream open")
     finally:
         daemon.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
+        time.sleep(0.2)
+        left = remove_dirs(tmp, daemon.cgroup_parent)
+        if left:
+            print(f"# cgroups left: {left}")
     return exit_status(plan)
+
+
+def remove_dirs(tmp, cgroup_parent):
+    """once groved is gone: unmounts what it left below @tmp (the netns directory it made a
+    mount point of its own), removes the cgroups below @cgroup_parent and @tmp"""
+    with open("/proc/self/mountinfo") as f:
+        mounts = [line.split()[4] for line in f]
+    for mount in sorted((m for m in mounts if m.startswith(tmp + "/")), reverse=True):
+        subprocess.run(["umount", "-l", mount], check=False)
+    left = []
+    for hierarchy in ["", *os.listdir("/sys/fs/cgroup")]:
+        top = os.path.join("/sys/fs/cgroup", hierarchy, cgroup_parent.lstrip("/"))
+        for path, _, _ in sorted(os.walk(top), key=lambda walked: -len(walked[0])):
+            try:
+                os.rmdir(path)
+            except OSError:
+                left.append(path)
+    shutil.rmtree(tmp, ignore_errors=True)
+    return left
 
 
 class Daemon:
     """a private dbus-daemon and groved serving the CRI on a socket in @tmp"""
 
-    def __init__(self, tmp, config=""):
+    def __init__(self, tmp, config="", cgroup_parent=None):
         self.tmp = tmp
+        self.cgroup_parent = cgroup_parent or f"/grove-test-{os.getpid()}"
         self.socket = os.path.join(tmp, "run", "cri.sock")
         self.bus = subprocess.Popen(
             ["dbus-daemon", "--session", "--nofork", "--print-address=1",
@@ -96,7 +119,7 @@ class Daemon:
         self.address = self.bus.stdout.readline().strip()
         conf = os.path.join(tmp, "grove.conf")
         with open(conf, "w") as f:
-            f.write(f"[runtime]\ncgroup_parent = /grove-test-{os.getpid()}\n{config}")
+            f.write(f"[runtime]\ncgroup_parent = {self.cgroup_parent}\n{config}")
         self.log = open(os.path.join(tmp, "groved.log"), "w")
         self.groved = subprocess.Popen(
             [os.path.join(BUILD, "groved"), "--config", conf, "--bus", self.address,
