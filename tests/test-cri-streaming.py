@@ -9,21 +9,14 @@ an attach detaches leaving the container running, a port is forwarded into the p
 network namespace, tokens work once, and sessions leave no process behind. Prints TAP.
 """
 
-import importlib.util
 import json
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-spec = importlib.util.spec_from_file_location("cri_runtime_test",
-                                              os.path.join(HERE, "test-cri-runtime.py"))
-base = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(base)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import grove_cri_test as base  # noqa: E402
 
 try:
     import websocket
@@ -31,7 +24,9 @@ except ImportError:
     print("1..0 # SKIP needs python3-websocket")
     sys.exit(0)
 
-PLAN = 15
+PLAN = 17
+# seconds a streaming URL lasts here: long enough to use it, short enough to wait out
+TOKEN_LIFETIME = 3
 V4 = "v4.channel.k8s.io"
 V5 = "v5.channel.k8s.io"
 
@@ -138,7 +133,7 @@ def token_tests(cri, cid):
         except websocket.WebSocketBadStatusException as error:
             refused.append(error.status_code == 404)
     url, _ = exec_url(cri, cid, ["true"])
-    time.sleep(base.TOKEN_LIFETIME + 0.5)
+    time.sleep(TOKEN_LIFETIME + 0.5)
     try:
         websocket.create_connection(ws_url(url), subprotocols=[V4], timeout=10).close()
         refused.append(False)
@@ -258,44 +253,26 @@ def load_tests(cri, cid):
             (started, container_pids(cid) - before))
 
 
-def main():
-    tmp = tempfile.mkdtemp(prefix="grove-cri-streaming-",
-                           dir=os.environ.get("GROVE_TEST_TMPBASE", "/var/tmp"))
-    daemon = base.Daemon(tmp)
-    print(f"1..{PLAN}", flush=True)
-    try:
-        base.ok(os.path.exists(daemon.socket), "groved serves the CRI")
-        subprocess.run([sys.executable, os.path.join(base.SRC, "mkimage.py"), "busybox",
-                        "--format", "oci-dir", os.path.join(tmp, "busybox")], check=True)
-        daemon.grovectl("image", "import", os.path.join(tmp, "busybox"), "--tag", "busybox")
-        os.makedirs(os.path.join(tmp, "stubs"))
-        api = base.cri_client.load_api(
-            os.path.join(base.SRC, "..", "src", "server", "cri", "api.proto"),
-            os.path.join(tmp, "stubs"))
-        cri = base.Cri(api, daemon.socket)
-        pod, _ = cri("RuntimeService/RunPodSandbox", {"config": base.pod_config(tmp, "web")})
-        pod_id = pod["pod_sandbox_id"]
-        created, _ = cri("RuntimeService/CreateContainer", {
-            "pod_sandbox_id": pod_id, "config": base.container_config("sh", "exec sleep 300"),
-            "sandbox_config": base.pod_config(tmp, "web")})
-        cid = created["container_id"]
-        cri("RuntimeService/StartContainer", {"container_id": cid})
-        exec_tests(cri, cid)
-        token_tests(cri, cid)
-        attach_tests(cri, pod_id, tmp)
-        port_forward_tests(cri, pod_id, tmp)
-        goes_away_tests(cri, pod_id, tmp)
-        load_tests(cri, cid)
-        cri("RuntimeService/StopPodSandbox", {"pod_sandbox_id": pod_id})
-        _, error = cri("RuntimeService/RemovePodSandbox", {"pod_sandbox_id": pod_id})
-        base.ok(error is None, "the pod goes", error)
-    finally:
-        daemon.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
-    if base.count != PLAN:
-        print(f"# planned {PLAN}, ran {base.count}")
-    return 1 if base.failed or base.count != PLAN else 0
+def body(daemon, api, tmp):
+    cri = base.Cri(api, daemon.socket)
+    pod, _ = cri("RuntimeService/RunPodSandbox", {"config": base.pod_config(tmp, "web")})
+    pod_id = pod["pod_sandbox_id"]
+    created, _ = cri("RuntimeService/CreateContainer", {
+        "pod_sandbox_id": pod_id, "config": base.container_config("sh", "exec sleep 300"),
+        "sandbox_config": base.pod_config(tmp, "web")})
+    cid = created["container_id"]
+    cri("RuntimeService/StartContainer", {"container_id": cid})
+    exec_tests(cri, cid)
+    token_tests(cri, cid)
+    attach_tests(cri, pod_id, tmp)
+    port_forward_tests(cri, pod_id, tmp)
+    goes_away_tests(cri, pod_id, tmp)
+    load_tests(cri, cid)
+    cri("RuntimeService/StopPodSandbox", {"pod_sandbox_id": pod_id})
+    _, error = cri("RuntimeService/RemovePodSandbox", {"pod_sandbox_id": pod_id})
+    base.ok(error is None, "the pod goes", error)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(base.run(PLAN, "cri-streaming", body,
+                      f"[cri]\nstream_token_lifetime = {TOKEN_LIFETIME}\n"))

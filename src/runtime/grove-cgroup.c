@@ -62,6 +62,20 @@ read_number (const char *dir, const char *name, guint64 *out_value, GError **err
   return TRUE;
 }
 
+/* the lines of @name in @dir (cgroup.procs: one process a line); 0 when it cannot be read */
+static guint64
+count_lines (const char *dir, const char *name)
+{
+  g_autofree char *text = NULL;
+  guint64 lines = 0;
+
+  if (!read_text (dir, name, &text, NULL))
+    return 0;
+  for (const char *c = text; *c != '\0'; c++)
+    lines += *c == '\n';
+  return lines;
+}
+
 /* the value of @key in a "key value" per line file (memory.stat, cpu.stat); 0 when absent */
 static guint64
 stat_value (const char *text, const char *key)
@@ -99,6 +113,7 @@ read_v2 (const char *dir, GroveCgroupStats *stats, GError **error)
       = stats->memory_usage_bytes > inactive_file ? stats->memory_usage_bytes - inactive_file : 0;
   if (!read_number (dir, "pids.current", &stats->pids, NULL))
     stats->pids = 0;
+  stats->processes = count_lines (dir, "cgroup.procs");
   return TRUE;
 }
 
@@ -123,6 +138,7 @@ read_v1 (const char *cgroups_path, GroveCgroupStats *stats, GError **error)
       = stats->memory_usage_bytes > inactive_file ? stats->memory_usage_bytes - inactive_file : 0;
   if (!read_number (pids_dir, "pids.current", &stats->pids, NULL))
     stats->pids = 0;
+  stats->processes = count_lines (memory_dir, "cgroup.procs");
   return TRUE;
 }
 

@@ -14,6 +14,7 @@ G_BEGIN_DECLS
  * @memory_page_faults: page faults
  * @memory_major_page_faults: major page faults
  * @pids: processes and threads in the cgroup
+ * @processes: processes in the cgroup (threads not counted)
  *
  * What a cgroup has used, as the CRI's stats report it.
  */
@@ -26,6 +27,7 @@ typedef struct
   guint64 memory_page_faults;
   guint64 memory_major_page_faults;
   guint64 pids;
+  guint64 processes;
 } GroveCgroupStats;
 
 gboolean grove_cgroup_read_stats (const char *cgroups_path, GroveCgroupStats *stats,

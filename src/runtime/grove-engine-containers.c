@@ -112,6 +112,9 @@ grove_container_stop_work (GroveEngine *self, GroveOciRuntime *runtime, JsonObje
   /* a PID 1 that does not handle SIGTERM ignores it: SIGKILL when the time is up */
   if (!grove_engine_wait_exit (self, id, timeout * 1000, cancellable))
     {
+      /* a caller that gave up (a CRI client's deadline) cancels the stop: no SIGKILL */
+      if (g_cancellable_set_error_if_cancelled (cancellable, error))
+        return g_prefix_error (error, "stopping container %s: ", id), FALSE;
       if (!grove_runtime_kill_sync (runtime, id, SIGKILL, FALSE, cancellable, &local_error))
         g_debug ("SIGKILL to %s: %s", id, local_error->message);
       if (!grove_engine_wait_exit (self, id, KILL_WAIT_SECONDS * 1000, cancellable))

@@ -8,9 +8,11 @@
  * layers, which may be large.
  */
 
+#include <errno.h>
 #include <fcntl.h>
 #include <json-glib/json-glib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 
 #include "grove-engine-private.h"
 #include "grove-utils.h"
@@ -84,6 +86,23 @@ grove_engine_read_cgroups_path (const char *config_path, GError **error)
   return g_strdup (path);
 }
 
+/* the size of the filesystem the writable layer is on, for the CRI's metrics */
+static void
+measure_filesystem (GroveContainerStats *stats)
+{
+  struct statvfs fs;
+
+  if (statvfs (stats->writable_path, &fs) < 0)
+    {
+      g_debug ("statvfs %s: %s", stats->writable_path, g_strerror (errno));
+      return;
+    }
+  stats->have_fs = TRUE;
+  stats->fs_capacity_bytes = (guint64)fs.f_blocks * fs.f_frsize;
+  stats->fs_inodes = fs.f_files;
+  stats->fs_inodes_free = fs.f_ffree;
+}
+
 static GroveContainerStats *
 collect_one (StatsInput *input, GCancellable *cancellable, GError **error)
 {
@@ -108,6 +127,7 @@ collect_one (StatsInput *input, GCancellable *cancellable, GError **error)
   if (!grove_disk_usage_at (AT_FDCWD, input->writable_path, &stats->writable_bytes,
                             &stats->writable_inodes, cancellable, error))
     return g_prefix_error (error, "measuring the writable layer of %s: ", input->id), NULL;
+  measure_filesystem (stats);
   return g_steal_pointer (&stats);
 }
 

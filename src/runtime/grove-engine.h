@@ -62,6 +62,10 @@ typedef struct
  * @writable_path: its writable layer (the overlay's upper dir)
  * @writable_bytes: disk used by the writable layer
  * @writable_inodes: inodes used by the writable layer
+ * @have_fs: whether the fs_ figures hold the writable layer's filesystem's size
+ * @fs_capacity_bytes: the size of the filesystem the writable layer is on
+ * @fs_inodes: the inodes of that filesystem
+ * @fs_inodes_free: the inodes of that filesystem still free
  *
  * One container's usage, for the CRI's stats calls.
  */
@@ -74,6 +78,10 @@ typedef struct
   char *writable_path;
   guint64 writable_bytes;
   guint64 writable_inodes;
+  gboolean have_fs;
+  guint64 fs_capacity_bytes;
+  guint64 fs_inodes;
+  guint64 fs_inodes_free;
 } GroveContainerStats;
 
 void grove_container_stats_free (GroveContainerStats *stats);

@@ -56,6 +56,8 @@ extern const GroveCriMethod grove_cri_event_methods[];
 extern const guint grove_cri_n_event_methods;
 extern const GroveCriMethod grove_cri_streaming_methods[];
 extern const guint grove_cri_n_streaming_methods;
+extern const GroveCriMethod grove_cri_metric_methods[];
+extern const guint grove_cri_n_metric_methods;
 
 /* arena: memory a response points into, freed after packing */
 gpointer grove_cri_arena_keep (GPtrArray *arena, gpointer data);
@@ -95,6 +97,22 @@ Runtime__V1__ContainerStatus *grove_cri_container_status (GPtrArray *arena,
 Runtime__V1__ContainerStatus **grove_cri_pod_container_statuses (GroveCriService *self,
                                                                  GPtrArray *arena,
                                                                  const char *pod_id, size_t *n_out);
+/* what measuring pods gives: the pods, their own figures, their containers' */
+typedef struct
+{
+  GroveCriService *self;
+  GroveGrpcCall *call;
+  GPtrArray *pods;            /* GrovePod */
+  GPtrArray *pod_stats;       /* GrovePodStats, one per pod, in the same order */
+  GPtrArray *containers;      /* GroveContainer of those pods */
+  GPtrArray *container_stats; /* GroveContainerStats of those that could be measured */
+} GroveCriPodFigures;
+
+typedef void (*GroveCriPodFiguresFunc) (GroveCriPodFigures *figures);
+
+void grove_cri_measure_pods (GroveCriService *self, GroveGrpcCall *call, GPtrArray *pods,
+                             GroveCriPodFiguresFunc done);
+GroveContainer *grove_cri_find_container (GPtrArray *containers, const char *id);
 void grove_cri_events_init (GroveCriService *self);
 void grove_cri_events_shutdown (GroveCriService *self);
 

@@ -615,6 +615,7 @@ grove_cri_service_register (GroveCriService *self, GroveGrpcServer *server)
   register_methods (self, server, grove_cri_stats_methods, grove_cri_n_stats_methods);
   register_methods (self, server, grove_cri_event_methods, grove_cri_n_event_methods);
   register_methods (self, server, grove_cri_streaming_methods, grove_cri_n_streaming_methods);
+  register_methods (self, server, grove_cri_metric_methods, grove_cri_n_metric_methods);
 }
 
 /**

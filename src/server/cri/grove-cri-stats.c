@@ -138,8 +138,15 @@ container_stats_call_free (ContainerStatsCall *stats_call)
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (ContainerStatsCall, container_stats_call_free)
 
-static GroveContainer *
-find_container (GPtrArray *containers, const char *id)
+/**
+ * grove_cri_find_container: (skip)
+ * @containers: (element-type GroveContainer): containers
+ * @id: a container's full ID
+ *
+ * Returns: (transfer none) (nullable): the container of @containers with ID @id
+ */
+GroveContainer *
+grove_cri_find_container (GPtrArray *containers, const char *id)
 {
   for (guint i = 0; i < containers->len; i++)
     if (g_str_equal (grove_container_get_id (containers->pdata[i]), id))
@@ -164,7 +171,8 @@ container_stats_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   for (guint i = 0; i < stats->len; i++)
     {
       GroveContainerStats *one = stats->pdata[i];
-      GroveContainer *container = find_container (stats_call->containers, one->container_id);
+      GroveContainer *container
+          = grove_cri_find_container (stats_call->containers, one->container_id);
 
       if (container != NULL)
         messages[n++] = container_stats_message (stats_call->self, arena, container, one);
@@ -249,22 +257,21 @@ handle_list_container_stats (GroveCriService *self, GroveGrpcCall *call,
 
 typedef struct
 {
-  GroveCriService *self;
-  GroveGrpcCall *call;
-  GPtrArray *pods;       /* GrovePod */
-  GPtrArray *containers; /* GroveContainer of those pods */
-  GPtrArray *pod_stats;  /* GrovePodStats, once measured */
-  gboolean single;
+  GroveCriPodFigures figures;
+  GroveCriPodFiguresFunc done;
 } PodStatsCall;
 
 static void
 pod_stats_call_free (PodStatsCall *stats_call)
 {
-  g_clear_object (&stats_call->self);
-  g_clear_object (&stats_call->call);
-  g_clear_pointer (&stats_call->pods, g_ptr_array_unref);
-  g_clear_pointer (&stats_call->containers, g_ptr_array_unref);
-  g_clear_pointer (&stats_call->pod_stats, g_ptr_array_unref);
+  GroveCriPodFigures *figures = &stats_call->figures;
+
+  g_clear_object (&figures->self);
+  g_clear_object (&figures->call);
+  g_clear_pointer (&figures->pods, g_ptr_array_unref);
+  g_clear_pointer (&figures->pod_stats, g_ptr_array_unref);
+  g_clear_pointer (&figures->containers, g_ptr_array_unref);
+  g_clear_pointer (&figures->container_stats, g_ptr_array_unref);
   g_free (stats_call);
 }
 
@@ -280,6 +287,7 @@ add_cgroup (GroveCgroupStats *sum, const GroveCgroupStats *one)
   sum->memory_page_faults += one->memory_page_faults;
   sum->memory_major_page_faults += one->memory_major_page_faults;
   sum->pids += one->pids;
+  sum->processes += one->processes;
 }
 
 static Runtime__V1__NetworkUsage *
@@ -359,24 +367,18 @@ pod_stats_message (GroveCriService *self, GPtrArray *arena, GrovePod *pod,
   return message;
 }
 
-static void
-pod_containers_stats_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+/* the PodSandboxStats messages of every pod measured, in the order of figures->pods */
+static Runtime__V1__PodSandboxStats **
+pod_stats_messages (GroveCriPodFigures *figures, GPtrArray *arena)
 {
-  g_autoptr (PodStatsCall) stats_call = user_data;
-  g_autoptr (GError) local_error = NULL;
-  g_autoptr (GPtrArray) stats
-      = grove_engine_container_stats_finish (GROVE_ENGINE (source), result, &local_error);
-  g_autoptr (GPtrArray) arena = grove_cri_arena_new_array ();
-  Runtime__V1__PodSandboxStats **messages = NULL;
+  GPtrArray *stats = figures->container_stats;
+  Runtime__V1__PodSandboxStats **messages = grove_cri_arena_keep (
+      arena, g_new0 (Runtime__V1__PodSandboxStats *, figures->pods->len + 1));
 
-  if (stats == NULL)
-    return grove_cri_reply_error (stats_call->call, local_error);
-  messages = grove_cri_arena_keep (
-      arena, g_new0 (Runtime__V1__PodSandboxStats *, stats_call->pods->len + 1));
-  for (guint p = 0; p < stats_call->pods->len; p++)
+  for (guint p = 0; p < figures->pods->len; p++)
     {
-      GrovePod *pod = stats_call->pods->pdata[p];
-      const GrovePodStats *own = stats_call->pod_stats->pdata[p];
+      GrovePod *pod = figures->pods->pdata[p];
+      const GrovePodStats *own = figures->pod_stats->pdata[p];
       Runtime__V1__ContainerStats **containers
           = grove_cri_arena_keep (arena, g_new0 (Runtime__V1__ContainerStats *, stats->len + 1));
       GroveCgroupStats total = own->cgroup;
@@ -386,36 +388,59 @@ pod_containers_stats_cb (GObject *source, GAsyncResult *result, gpointer user_da
       for (guint i = 0; i < stats->len; i++)
         {
           GroveContainerStats *one = stats->pdata[i];
-          GroveContainer *container = find_container (stats_call->containers, one->container_id);
+          GroveContainer *container
+              = grove_cri_find_container (figures->containers, one->container_id);
 
           if (container == NULL
               || !g_str_equal (grove_container_get_pod_id (container), grove_pod_get_id (pod)))
             continue;
-          containers[n++] = container_stats_message (stats_call->self, arena, container, one);
+          containers[n++] = container_stats_message (figures->self, arena, container, one);
           if (one->have_cgroup)
             {
               add_cgroup (&total, &one->cgroup);
               have_total = TRUE;
             }
         }
-      messages[p] = pod_stats_message (stats_call->self, arena, pod, own, containers, n, &total,
-                                       have_total);
+      messages[p]
+          = pod_stats_message (figures->self, arena, pod, own, containers, n, &total, have_total);
     }
-  if (stats_call->single)
-    {
-      Runtime__V1__PodSandboxStatsResponse response = RUNTIME__V1__POD_SANDBOX_STATS_RESPONSE__INIT;
+  return messages;
+}
 
-      response.stats = messages[0];
-      return grove_cri_reply (stats_call->call, &response.base);
-    }
-  {
-    Runtime__V1__ListPodSandboxStatsResponse response
-        = RUNTIME__V1__LIST_POD_SANDBOX_STATS_RESPONSE__INIT;
+static void
+reply_pod_stats (GroveCriPodFigures *figures)
+{
+  g_autoptr (GPtrArray) arena = grove_cri_arena_new_array ();
+  Runtime__V1__PodSandboxStatsResponse response = RUNTIME__V1__POD_SANDBOX_STATS_RESPONSE__INIT;
 
-    response.stats = messages;
-    response.n_stats = stats_call->pods->len;
-    grove_cri_reply (stats_call->call, &response.base);
-  }
+  response.stats = pod_stats_messages (figures, arena)[0];
+  grove_cri_reply (figures->call, &response.base);
+}
+
+static void
+reply_list_pod_stats (GroveCriPodFigures *figures)
+{
+  g_autoptr (GPtrArray) arena = grove_cri_arena_new_array ();
+  Runtime__V1__ListPodSandboxStatsResponse response
+      = RUNTIME__V1__LIST_POD_SANDBOX_STATS_RESPONSE__INIT;
+
+  response.stats = pod_stats_messages (figures, arena);
+  response.n_stats = figures->pods->len;
+  grove_cri_reply (figures->call, &response.base);
+}
+
+static void
+pod_containers_stats_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (PodStatsCall) stats_call = user_data;
+  g_autoptr (GError) local_error = NULL;
+  GroveCriPodFigures *figures = &stats_call->figures;
+
+  figures->container_stats
+      = grove_engine_container_stats_finish (GROVE_ENGINE (source), result, &local_error);
+  if (figures->container_stats == NULL)
+    return grove_cri_reply_error (figures->call, local_error);
+  stats_call->done (figures);
 }
 
 static void
@@ -423,39 +448,51 @@ pod_own_stats_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr (PodStatsCall) stats_call = user_data;
   g_autoptr (GError) local_error = NULL;
+  GroveCriPodFigures *figures = &stats_call->figures;
   GroveEngine *engine = GROVE_ENGINE (source);
   GPtrArray *containers = NULL;
   GCancellable *cancellable = NULL;
 
-  stats_call->pod_stats = grove_engine_pod_stats_finish (engine, result, &local_error);
-  if (stats_call->pod_stats == NULL)
-    return grove_cri_reply_error (stats_call->call, local_error);
-  stats_call->containers = g_ptr_array_new_with_free_func (g_object_unref);
-  for (guint p = 0; p < stats_call->pods->len; p++)
+  figures->pod_stats = grove_engine_pod_stats_finish (engine, result, &local_error);
+  if (figures->pod_stats == NULL)
+    return grove_cri_reply_error (figures->call, local_error);
+  figures->containers = g_ptr_array_new_with_free_func (g_object_unref);
+  for (guint p = 0; p < figures->pods->len; p++)
     {
       GroveListFilter filter
-          = { .pod_id = grove_pod_get_id (stats_call->pods->pdata[p]), .state = -1 };
+          = { .pod_id = grove_pod_get_id (figures->pods->pdata[p]), .state = -1 };
       g_autoptr (GPtrArray) some = grove_engine_list_containers (engine, &filter);
 
       for (guint i = 0; i < some->len; i++)
-        g_ptr_array_add (stats_call->containers, g_object_ref (some->pdata[i]));
+        g_ptr_array_add (figures->containers, g_object_ref (some->pdata[i]));
     }
   /* not in one call with g_steal_pointer (): C does not order the evaluation of arguments */
-  containers = stats_call->containers;
-  cancellable = grove_grpc_call_get_cancellable (stats_call->call);
+  containers = figures->containers;
+  cancellable = grove_grpc_call_get_cancellable (figures->call);
   grove_engine_container_stats_async (engine, containers, cancellable, pod_containers_stats_cb,
                                       g_steal_pointer (&stats_call));
 }
 
-static void
-measure_pods (GroveCriService *self, GroveGrpcCall *call, GPtrArray *pods, gboolean single)
+/**
+ * grove_cri_measure_pods: (skip)
+ * @self: the service
+ * @call: the call that wants the figures
+ * @pods: (element-type GrovePod): the pods
+ * @done: called with the figures of the pods and their containers; not called when they
+ *   cannot be had (the call is answered with the error then)
+ *
+ * Measures the pods (their infra containers and network) and then all their containers.
+ */
+void
+grove_cri_measure_pods (GroveCriService *self, GroveGrpcCall *call, GPtrArray *pods,
+                        GroveCriPodFiguresFunc done)
 {
   PodStatsCall *stats_call = g_new0 (PodStatsCall, 1);
 
-  stats_call->self = g_object_ref (self);
-  stats_call->call = g_object_ref (call);
-  stats_call->pods = g_ptr_array_ref (pods);
-  stats_call->single = single;
+  stats_call->figures.self = g_object_ref (self);
+  stats_call->figures.call = g_object_ref (call);
+  stats_call->figures.pods = g_ptr_array_ref (pods);
+  stats_call->done = done;
   grove_engine_pod_stats_async (self->engine, pods, grove_grpc_call_get_cancellable (call),
                                 pod_own_stats_cb, stats_call);
 }
@@ -473,7 +510,7 @@ handle_pod_stats (GroveCriService *self, GroveGrpcCall *call, const ProtobufCMes
   if (pod == NULL)
     return grove_cri_reply_error (call, local_error);
   g_ptr_array_add (pods, g_steal_pointer (&pod));
-  measure_pods (self, call, pods, TRUE);
+  grove_cri_measure_pods (self, call, pods, reply_pod_stats);
 }
 
 static void
@@ -494,7 +531,7 @@ handle_list_pod_stats (GroveCriService *self, GroveGrpcCall *call, const Protobu
       filter.labels = labels;
     }
   pods = grove_engine_list_pods (self->engine, &filter);
-  measure_pods (self, call, pods, FALSE);
+  grove_cri_measure_pods (self, call, pods, reply_list_pod_stats);
 }
 
 const GroveCriMethod grove_cri_stats_methods[] = {
