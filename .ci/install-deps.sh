@@ -9,10 +9,11 @@ packages=(
   autoconf automake autopoint libtool make gcc pkg-config gettext clang-format
   libglib2.0-dev libglib2.0-bin libostree-dev libarchive-dev libjson-glib-dev
   libzstd-dev libseccomp-dev libssl-dev python3
-  libgrpc-dev protobuf-c-compiler libprotobuf-c-dev libsoup-3.0-dev
+  libgrpc-dev protobuf-c-compiler libprotobuf-c-dev zlib1g-dev libsoup-3.0-dev
   # tests
   ostree busybox-static umoci skopeo zstd gzip tar attr dbus-daemon
-  runc crun conmon iproute2 polkitd python3-grpcio python3-grpc-tools python3-websocket
+  runc crun conmon iproute2 polkitd python3-grpcio python3-grpc-tools
+  python3-websocket
 )
 
 missing=()
