@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
-"""CRI Exec, Attach and PortForward through groved's streaming server, over WebSocket.
+"""CRI Exec, Attach and PortForward through groved's streaming server, over WebSocket and
+SPDY/3.1.
 
 The URLs come from the CRI calls; Debian's python3-websocket connects to them with the
 Kubernetes channel protocols (v4 and v5.channel.k8s.io: one byte in front of each message
@@ -17,6 +18,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import grove_cri_test as base  # noqa: E402
+import spdy_client  # noqa: E402
 
 try:
     import websocket
@@ -24,7 +26,7 @@ except ImportError:
     print("1..0 # SKIP needs python3-websocket")
     sys.exit(0)
 
-PLAN = 17
+PLAN = 21
 # seconds a streaming URL lasts here: long enough to use it, short enough to wait out
 TOKEN_LIFETIME = 3
 V4 = "v4.channel.k8s.io"
@@ -193,6 +195,39 @@ def port_forward_tests(cri, pod_id, tmp):
     cri("RuntimeService/RemoveContainer", {"container_id": cid})
 
 
+def spdy_tests(cri, pod_id, cid, tmp):
+    url, _ = exec_url(cri, cid, ["sh", "-c", "echo hi; echo oops >&2; exit 7"])
+    out, err, status = spdy_client.exec_session(url)
+    base.ok(out == b"hi\n" and err == b"oops\n" and status.get("reason") == "NonZeroExitCode"
+            and status["details"]["causes"][0]["message"] == "7",
+            "SPDY exec: stdout and stderr streams, exit code 7 in the v4 status",
+            (out, err, status))
+    url, _ = exec_url(cri, cid, ["cat"], stdin=True)
+    out, err, status = spdy_client.exec_session(url, stdin_bytes=b"through spdy\n" * 10000)
+    base.ok(out == b"through spdy\n" * 10000 and status.get("status") == "Success",
+            "SPDY exec: 130 KB through stdin and back (flow control), Success",
+            (len(out), status))
+    url, _ = exec_url(cri, cid, ["sh", "-c", "sleep 0.5; stty size"], stdin=True, tty=True,
+                      stderr=False)
+    out, err, status = spdy_client.exec_session(url, stdin_bytes=b"", tty=True,
+                                                resize=(91, 24))
+    base.ok(b"24 91" in out and status.get("status") == "Success",
+            "SPDY exec with a terminal: the resize stream sets its size", (out, status))
+    created, _ = cri("RuntimeService/CreateContainer", {
+        "pod_sandbox_id": pod_id,
+        "config": base.container_config(
+            "web2", "mkdir /www; echo spdy-page > /www/index.html; exec httpd -f -p 8081 -h /www"),
+        "sandbox_config": base.pod_config(tmp, "web")})
+    web = created["container_id"]
+    cri("RuntimeService/StartContainer", {"container_id": web})
+    time.sleep(0.5)
+    response, _ = cri("RuntimeService/PortForward", {"pod_sandbox_id": pod_id, "port": [8081]})
+    reply = spdy_client.port_forward(response["url"], 8081, b"GET / HTTP/1.0\r\n\r\n")
+    base.ok(b"spdy-page" in reply, "SPDY port-forward: the pod's httpd answers", reply)
+    cri("RuntimeService/StopContainer", {"container_id": web, "timeout": 0})
+    cri("RuntimeService/RemoveContainer", {"container_id": web})
+
+
 def goes_away_tests(cri, pod_id, tmp):
     created, _ = cri("RuntimeService/CreateContainer", {
         "pod_sandbox_id": pod_id, "config": base.container_config("victim", "exec sleep 300"),
@@ -266,6 +301,7 @@ def body(daemon, api, tmp):
     token_tests(cri, cid)
     attach_tests(cri, pod_id, tmp)
     port_forward_tests(cri, pod_id, tmp)
+    spdy_tests(cri, pod_id, cid, tmp)
     goes_away_tests(cri, pod_id, tmp)
     load_tests(cri, cid)
     cri("RuntimeService/StopPodSandbox", {"pod_sandbox_id": pod_id})

@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -735,6 +736,21 @@ session_check_running (GroveExecSession *self, GError **error)
   return TRUE;
 }
 
+/*
+ * Sets the size on the process's terminal itself, through its stdin: done when this returns,
+ * so input sent next sees it. conmon's ctl fifo, the fallback, is read whenever conmon gets
+ * to it, possibly after input that went through the attach socket.
+ */
+static gboolean
+resize_directly (GroveExecSession *self, guint rows, guint cols)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/fd/0", self->pid);
+  grove_autofd int fd = open (path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+  struct winsize size = { .ws_row = rows, .ws_col = cols };
+
+  return fd >= 0 && isatty (fd) && ioctl (fd, TIOCSWINSZ, &size) == 0;
+}
+
 /**
  * grove_exec_session_resize:
  * @self: a #GroveExecSession with a terminal
@@ -764,6 +780,8 @@ grove_exec_session_resize (GroveExecSession *self, guint rows, guint cols, GErro
     return grove_throw (error, GROVE_ERROR_INVALID_ARGUMENT,
                         "invalid terminal size %ux%u: rows and columns must be 1 to 65535", rows,
                         cols);
+  if (resize_directly (self, rows, cols))
+    return TRUE;
   ctl = g_build_filename (self->bundle_dir, "ctl", NULL);
   /* non-blocking: conmon holds the fifo open for reading while it runs */
   fd = open (ctl, O_WRONLY | O_NONBLOCK | O_CLOEXEC);

@@ -129,6 +129,7 @@ struct _GroveSpdyConnection
   gboolean closing;  /* flush what is queued, then close the transport */
   gboolean finished; /* the transport is closed or being closed */
   gboolean transport_closing;
+  gboolean write_shut; /* an orderly close sent everything and waits for the peer's EOF */
   GError *close_error;
 };
 
@@ -513,6 +514,20 @@ write_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     }
 }
 
+static void
+shut_write (GroveSpdyConnection *self)
+{
+  GSocket *socket = NULL;
+
+  if (self->write_shut)
+    return;
+  self->write_shut = TRUE;
+  if (G_IS_SOCKET_CONNECTION (self->stream))
+    socket = g_socket_connection_get_socket (G_SOCKET_CONNECTION (self->stream));
+  if (socket != NULL)
+    g_socket_shutdown (socket, FALSE, TRUE, NULL);
+}
+
 /* frames what the windows allow and writes the output buffer, unless a write is under way */
 static void
 flush_output (GroveSpdyConnection *self)
@@ -528,7 +543,15 @@ flush_output (GroveSpdyConnection *self)
   if (self->outbuf->len == 0)
     {
       if (self->closing && !has_pending_data (self))
-        finish_transport (self);
+        {
+          /* an orderly close waits (up to the close timeout) for the peer to close its
+           * side: closing with its WINDOW_UPDATEs or GOAWAY still unread would make the
+           * kernel answer with a reset, which can destroy output the peer has not read */
+          if (!self->input_done && self->close_error == NULL)
+            shut_write (self);
+          else
+            finish_transport (self);
+        }
       return;
     }
   self->writing = g_byte_array_free_to_bytes (g_steal_pointer (&self->outbuf));

@@ -6,7 +6,8 @@
  * URL `http://HOST:PORT/<kind>/<token>`; the client then connects here and upgrades the
  * request to a WebSocket speaking the Kubernetes channel protocol (one byte in front of
  * each message names the channel; v5 adds closing a channel with [255, channel]). A token
- * stands for one request, works once, and expires after a minute. The sessions themselves
+ * stands for one request, works once, and expires after a minute. Clients may upgrade to
+ * SPDY/3.1 instead (grove-stream-spdy.c). The sessions themselves
  * (GroveStreamSession) know nothing of the protocol.
  */
 
@@ -14,6 +15,7 @@
 #include <string.h>
 
 #include "grove-stream-server.h"
+#include "grove-stream-spdy.h"
 #include "grove-utils.h"
 
 /* v5 closes a channel with a message of two bytes: this marker, then the channel */
@@ -48,6 +50,7 @@ struct _GroveStreamServer
   guint lifetime;
   GHashTable *tokens; /* token → Token */
   GPtrArray *sockets; /* WsSession, live */
+  GPtrArray *spdy;    /* GroveStreamSpdy, live */
 };
 
 /* one WebSocket carrying one session */
@@ -81,6 +84,7 @@ grove_stream_server_finalize (GObject *object)
   grove_stream_server_shutdown (self);
   g_clear_pointer (&self->tokens, g_hash_table_unref);
   g_clear_pointer (&self->sockets, g_ptr_array_unref);
+  g_clear_pointer (&self->spdy, g_ptr_array_unref);
   g_clear_pointer (&self->base_url, g_free);
   g_clear_object (&self->server);
   g_clear_object (&self->engine);
@@ -99,6 +103,7 @@ grove_stream_server_init (GroveStreamServer *self)
   self->tokens
       = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify)token_free);
   self->sockets = g_ptr_array_new_with_free_func ((GDestroyNotify)ws_session_free);
+  self->spdy = g_ptr_array_new_with_free_func ((GDestroyNotify)grove_stream_spdy_free);
 }
 
 /* "/exec/TOKEN" → the kind and the token; FALSE for any other path */
@@ -249,6 +254,104 @@ upgraded_cb (SoupServerMessage *msg, gpointer user_data)
                               protocol != NULL && g_str_has_prefix (protocol, "v"));
 }
 
+/* ---- SPDY/3.1 ---- */
+
+/* what a SPDY client may ask for, best first: v4 reports the exit code as a JSON Status */
+static const char *const spdy_protocols[] = {
+  "v4.channel.k8s.io", "v3.channel.k8s.io", "v2.channel.k8s.io", "channel.k8s.io", NULL,
+};
+static const char *const spdy_port_forward_protocols[] = { "portforward.k8s.io", NULL };
+
+static gboolean
+wants_spdy (SoupServerMessage *msg)
+{
+  const char *upgrade
+      = soup_message_headers_get_list (soup_server_message_get_request_headers (msg), "Upgrade");
+
+  return upgrade != NULL && g_ascii_strncasecmp (upgrade, "SPDY/3.1", 8) == 0;
+}
+
+/* the best version both sides know, from the client's X-Stream-Protocol-Version headers */
+static const char *
+pick_spdy_protocol (SoupServerMessage *msg, GroveStreamKind kind)
+{
+  const char *offered = soup_message_headers_get_list (
+      soup_server_message_get_request_headers (msg), "X-Stream-Protocol-Version");
+  const char *const *ours
+      = kind == GROVE_STREAM_PORT_FORWARD ? spdy_port_forward_protocols : spdy_protocols;
+  g_auto (GStrv) theirs = g_strsplit (offered != NULL ? offered : "", ",", -1);
+
+  for (guint i = 0; theirs[i] != NULL; i++)
+    g_strstrip (theirs[i]);
+  for (guint i = 0; ours[i] != NULL; i++)
+    if (g_strv_contains ((const char *const *)theirs, ours[i]))
+      return ours[i];
+  return NULL;
+}
+
+typedef struct
+{
+  GroveStreamServer *server;
+  GroveStreamRequest *request;
+  const char *protocol;
+} SpdyUpgrade;
+
+static void
+spdy_done (GroveStreamSpdy *session, gpointer user_data)
+{
+  GroveStreamServer *self = user_data;
+
+  g_ptr_array_remove (self->spdy, session);
+}
+
+static void
+spdy_upgraded_cb (SoupServerMessage *msg, gpointer user_data)
+{
+  g_autofree SpdyUpgrade *upgrade = user_data;
+  g_autoptr (GroveStreamRequest) request = upgrade->request;
+  GroveStreamServer *self = upgrade->server;
+  g_autoptr (GIOStream) stream = soup_server_message_steal_connection (msg);
+
+  g_signal_handlers_disconnect_by_data (msg, upgrade);
+  g_ptr_array_add (self->spdy, grove_stream_spdy_new (self->engine, stream, request,
+                                                      upgrade->protocol, spdy_done, self));
+}
+
+static void
+spdy_message_finished_cb (SoupServerMessage *msg, gpointer user_data)
+{
+  SpdyUpgrade *upgrade = user_data;
+
+  g_signal_handlers_disconnect_by_data (msg, upgrade);
+  grove_stream_request_free (upgrade->request);
+  g_free (upgrade);
+}
+
+static void
+upgrade_to_spdy (GroveStreamServer *self, SoupServerMessage *msg, Token *token,
+                 const char *token_text)
+{
+  SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
+  const char *protocol = pick_spdy_protocol (msg, token->request->kind);
+  SpdyUpgrade *upgrade = NULL;
+
+  if (protocol == NULL)
+    return refuse (msg, SOUP_STATUS_FORBIDDEN,
+                   "no X-Stream-Protocol-Version this server speaks was offered\n");
+  upgrade = g_new0 (SpdyUpgrade, 1);
+  upgrade->server = self;
+  upgrade->request = grove_stream_request_copy (token->request);
+  upgrade->protocol = protocol;
+  /* used once: a second client with this token gets a 404 */
+  g_hash_table_remove (self->tokens, token_text);
+  soup_server_message_set_status (msg, SOUP_STATUS_SWITCHING_PROTOCOLS, NULL);
+  soup_message_headers_replace (headers, "Connection", "Upgrade");
+  soup_message_headers_replace (headers, "Upgrade", "SPDY/3.1");
+  soup_message_headers_replace (headers, "X-Stream-Protocol-Version", protocol);
+  g_signal_connect (msg, "wrote-informational", G_CALLBACK (spdy_upgraded_cb), upgrade);
+  g_signal_connect (msg, "finished", G_CALLBACK (spdy_message_finished_cb), upgrade);
+}
+
 /*
  * Every request: the token must be known, unused and unexpired (else 404, before any
  * upgrade), and the request must upgrade to a WebSocket with a channel protocol.
@@ -268,6 +371,8 @@ request_cb (SoupServer *server, SoupServerMessage *msg, const char *path, GHashT
       g_debug ("refused %s: unknown, used or expired token", path);
       return refuse (msg, SOUP_STATUS_NOT_FOUND, "unknown, used or expired token\n");
     }
+  if (wants_spdy (msg))
+    return upgrade_to_spdy (self, msg, token, token_text);
   if (!soup_websocket_server_check_handshake (msg, NULL, (char **)channel_protocols, NULL,
                                               &local_error))
     {
@@ -390,7 +495,7 @@ guint
 grove_stream_server_get_n_sessions (GroveStreamServer *self)
 {
   g_return_val_if_fail (GROVE_IS_STREAM_SERVER (self), 0);
-  return self->sockets->len;
+  return self->sockets->len + self->spdy->len;
 }
 
 /**
@@ -413,6 +518,11 @@ grove_stream_server_shutdown (GroveStreamServer *self)
         soup_websocket_connection_close (ws_session->ws, SOUP_WEBSOCKET_CLOSE_GOING_AWAY,
                                          "groved is shutting down");
       g_ptr_array_remove_index (self->sockets, self->sockets->len - 1);
+    }
+  while (self->spdy->len > 0)
+    {
+      grove_stream_spdy_shutdown (self->spdy->pdata[self->spdy->len - 1]);
+      g_ptr_array_remove_index (self->spdy, self->spdy->len - 1);
     }
   g_hash_table_remove_all (self->tokens);
   if (self->server != NULL)

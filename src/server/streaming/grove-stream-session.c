@@ -617,21 +617,35 @@ forward_read (GroveStreamSession *self, guint index)
                                    forward_read_cb, reader);
 }
 
-static gboolean
-connect_port (GroveStreamSession *self, const char *netns, guint index, GError **error)
+/**
+ * grove_stream_dial:
+ * @netns: (nullable): a network namespace to connect in; %NULL for groved's own
+ * @port: a TCP port on 127.0.0.1 there
+ * @error: return location
+ *
+ * Returns: (transfer full) (nullable): the connection
+ */
+GSocketConnection *
+grove_stream_dial (const char *netns, guint16 port, GError **error)
 {
-  Dial dial = { .netns = (char *)netns, .port = self->request->ports[index], .fd = -1 };
+  Dial dial = { .netns = (char *)netns, .port = port, .fd = -1 };
   g_autoptr (GSocket) socket = NULL;
 
   g_thread_join (g_thread_new ("grove-dial", dial_thread, &dial));
   if (dial.fd < 0)
-    return grove_throw_errno_code (error, dial.errsv, "connecting to port %u in the pod",
-                                   dial.port);
+    return grove_throw_errno_code (error, dial.errsv, "connecting to port %u in the pod", port),
+           NULL;
   socket = g_socket_new_from_fd (dial.fd, error);
   if (socket == NULL)
-    return close_fd (dial.fd), FALSE;
-  self->connections[index] = g_socket_connection_factory_create_connection (socket);
-  return TRUE;
+    return close_fd (dial.fd), NULL;
+  return g_socket_connection_factory_create_connection (socket);
+}
+
+static gboolean
+connect_port (GroveStreamSession *self, const char *netns, guint index, GError **error)
+{
+  self->connections[index] = grove_stream_dial (netns, self->request->ports[index], error);
+  return self->connections[index] != NULL;
 }
 
 static void

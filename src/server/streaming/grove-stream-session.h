@@ -84,4 +84,6 @@ void grove_stream_session_channel_closed (GroveStreamSession *self, guint channe
 void grove_stream_session_client_gone (GroveStreamSession *self);
 gboolean grove_stream_session_is_finished (GroveStreamSession *self);
 
+GSocketConnection *grove_stream_dial (const char *netns, guint16 port, GError **error);
+
 G_END_DECLS
