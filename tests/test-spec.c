@@ -453,6 +453,26 @@ test_user_from_config (Fixture *fx, gconstpointer data)
   gids = spec_join (spec, "process.user.additionalGids");
   g_assert_cmpstr (gids, ==, "3000 2000");
 
+  g_clear_pointer (&gids, g_free);
+
+  /* Merge (the default) adds the image's /etc/group memberships of the user, Strict not */
+  fx_set_container (fx, "{'linux': {'securityContext': {'runAsUser': {'value': 1000},"
+                        " 'supplementalGroups': [3000], 'supplementalGroupsPolicy': 'Merge'}}}");
+  gids = spec_join (fx_generate (fx), "process.user.additionalGids");
+  g_assert_cmpstr (gids, ==, "2000 3000");
+  g_clear_pointer (&gids, g_free);
+  fx_set_container (fx, "{'linux': {'securityContext': {'runAsUser': {'value': 1000},"
+                        " 'supplementalGroups': [3000], 'supplementalGroupsPolicy': 'Strict'}}}");
+  gids = spec_join (fx_generate (fx), "process.user.additionalGids");
+  g_assert_cmpstr (gids, ==, "3000");
+  fx_set_container (fx, "{'linux': {'securityContext': {'runAsUsername': 'app',"
+                        " 'supplementalGroupsPolicy': 1}}}");
+  g_assert_false (spec_has (fx_generate (fx), "process.user.additionalGids"));
+  fx_set_container (fx, "{'linux': {'securityContext': {'supplementalGroupsPolicy': 'Lax'}}}");
+  fx_generate_fails (fx, GROVE_ERROR_INVALID_ARGUMENT,
+                     "linux.securityContext.supplementalGroupsPolicy: expected one of Merge, "
+                     "Strict");
+
   fx_set_container (fx, "{'linux': {'securityContext': {'runAsUser': {}}}}");
   spec = fx_generate (fx);
   g_assert_cmpint (spec_int (spec, "process.user.uid"), ==, 0);
@@ -940,6 +960,52 @@ test_masked_paths_sysctl (Fixture *fx, gconstpointer data)
                      "sandboxConfig.linux.sysctls.net.ipv4.ip_forward: expected a string");
 }
 
+static void
+test_sysctl_namespaced (Fixture *fx, gconstpointer data)
+{
+  static const char *const allowed[] = { "net.core.somaxconn", "net/ipv4/ip_local_port_range",
+                                         "kernel.shmmax",      "kernel.shm_rmid_forced",
+                                         "kernel.msgmni",      "kernel.sem",
+                                         "fs.mqueue.msg_max",  NULL };
+  static const char *const refused[][2] = {
+    { "vm.swappiness", "sysctl vm.swappiness: not namespaced" },
+    { "kernel.hostname", "sysctl kernel.hostname: not namespaced" },
+    { "kernel.semx", "sysctl kernel.semx: not namespaced" },
+    { "fs.file-max", "sysctl fs.file-max: not namespaced" },
+    { "net..x", "sysctl 'net..x': not a sysctl name" },
+  };
+
+  fx->input.is_infra = TRUE;
+  fx_set_container (fx, "{'command': ['/pause']}");
+  for (guint i = 0; allowed[i] != NULL; i++)
+    {
+      g_autofree char *json = g_strdup_printf ("{'linux': {'sysctls': {'%s': '1'}}}", allowed[i]);
+
+      fx_set_pod (fx, json);
+      g_assert_true (spec_has (fx_generate (fx), "linux.sysctl"));
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (refused); i++)
+    {
+      g_autofree char *json = g_strdup_printf (
+          "{'linux': {'sysctls': {'net.core.somaxconn': '1', '%s': '1'}}}", refused[i][0]);
+
+      fx_set_pod (fx, json);
+      fx_generate_fails (fx, GROVE_ERROR_INVALID_ARGUMENT, refused[i][1]);
+    }
+  /* the host's namespaces are the host's */
+  fx_set_pod (fx, "{'linux': {'sysctls': {'net.core.somaxconn': '1'}, 'securityContext':"
+                  " {'namespaceOptions': {'network': 'NODE'}}}}");
+  fx_generate_fails (fx, GROVE_ERROR_INVALID_ARGUMENT,
+                     "sandboxConfig.linux.sysctls: sysctl net.core.somaxconn: a pod on the host's "
+                     "network cannot set net.* sysctls");
+  fx_set_pod (fx, "{'linux': {'sysctls': {'kernel.shmmax': '1'}, 'securityContext':"
+                  " {'namespaceOptions': {'ipc': 'NODE'}}}}");
+  fx_generate_fails (fx, GROVE_ERROR_INVALID_ARGUMENT, "host's IPC namespace");
+  fx_set_pod (fx, "{'linux': {'sysctls': {'kernel.shmmax': '1'}, 'securityContext':"
+                  " {'namespaceOptions': {'network': 'NODE'}}}}");
+  g_assert_true (spec_has (fx_generate (fx), "linux.sysctl"));
+}
+
 /* the number of rules of linux.seccomp that name @syscall */
 static guint
 seccomp_rules_naming (JsonObject *spec, const char *syscall)
@@ -1263,6 +1329,7 @@ main (int argc, char **argv)
   ADD ("devices", test_devices);
   ADD ("masked-paths-sysctl", test_masked_paths_sysctl);
   ADD ("seccomp", test_seccomp);
+  ADD ("sysctl-namespaced", test_sysctl_namespaced);
   ADD ("annotations", test_annotations);
   ADD ("runc", test_runc);
   ADD ("runc-privileged", test_runc_privileged);

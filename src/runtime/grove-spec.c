@@ -11,8 +11,10 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "grove-host-devices.h"
 #include "grove-seccomp.h"
 #include "grove-spec.h"
+#include "grove-sysctl.h"
 #include "grove-utils.h"
 
 #define DEFAULT_PATH_ENV "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -42,6 +44,13 @@ enum
   SECCOMP_UNCONFINED,
   SECCOMP_LOCALHOST
 };
+enum
+{
+  SUPPLEMENTAL_GROUPS_MERGE,
+  SUPPLEMENTAL_GROUPS_STRICT
+};
+static const char *const supplemental_groups_policies[] = { "Merge", "Strict", NULL };
+
 static const char *const seccomp_types[] = { "RuntimeDefault", "Unconfined", "Localhost", NULL };
 
 static const char *const propagations[]
@@ -842,13 +851,19 @@ build_user (SpecContext *ctx, JsonObject *process, GError **error)
   g_autoptr (GArray) supplemental = NULL;
   g_autoptr (JsonObject) user = json_object_new ();
   g_autoptr (JsonArray) additional = json_array_new ();
+  int policy = SUPPLEMENTAL_GROUPS_MERGE;
 
   if (!requested_user (ctx, &user_text, &gid_set, &run_as_gid, error)
       || !read_int64_array (ctx->security, ctx->security_path, "supplementalGroups", &supplemental,
-                            error))
+                            error)
+      || !read_enum (ctx->security, ctx->security_path, "supplementalGroupsPolicy",
+                     supplemental_groups_policies, &policy, error))
     return FALSE;
   if (!grove_spec_resolve_user (ctx->input->rootfs, user_text, &uid, &gid, &gids, error))
     return FALSE;
+  /* Strict: only the groups the config names, none from the image's /etc/group */
+  if (policy == SUPPLEMENTAL_GROUPS_STRICT)
+    g_array_set_size (gids, 0);
   if (gid_set)
     gid = run_as_gid;
   for (guint i = 0; i < supplemental->len; i++)
@@ -1452,6 +1467,28 @@ parse_cri_device (JsonNode *node, const char *path, JsonObject **out_device, Jso
   return TRUE;
 }
 
+/* privileged: every host device too, unless the config puts one of its own at that path */
+static gboolean
+add_host_devices (JsonArray *devices, GError **error)
+{
+  g_autoptr (JsonArray) host = grove_host_devices_list ("/dev", error);
+  g_autoptr (GHashTable) taken = g_hash_table_new (g_str_hash, g_str_equal);
+
+  if (host == NULL)
+    return FALSE;
+  for (guint i = 0; i < json_array_get_length (devices); i++)
+    g_hash_table_add (taken, (gpointer)json_object_get_string_member (
+                                 json_array_get_object_element (devices, i), "path"));
+  for (guint i = 0; i < json_array_get_length (host); i++)
+    {
+      JsonObject *device = json_array_get_object_element (host, i);
+
+      if (!g_hash_table_contains (taken, json_object_get_string_member (device, "path")))
+        json_array_add_object_element (devices, json_object_ref (device));
+    }
+  return TRUE;
+}
+
 static gboolean
 add_devices (SpecContext *ctx, JsonObject *linux_spec, JsonObject *resources, GError **error)
 {
@@ -1473,6 +1510,8 @@ add_devices (SpecContext *ctx, JsonObject *linux_spec, JsonObject *resources, GE
       json_array_add_object_element (devices, device);
       json_array_add_object_element (rules, rule);
     }
+  if (ctx->privileged && !add_host_devices (devices, error))
+    return FALSE;
   if (json_array_get_length (devices) > 0)
     json_object_set_array_member (linux_spec, "devices", g_steal_pointer (&devices));
   json_object_set_array_member (resources, "devices", g_steal_pointer (&rules));
@@ -1632,14 +1671,21 @@ add_sysctls (SpecContext *ctx, JsonObject *linux_spec, GError **error)
 {
   JsonObject *pod_linux = NULL;
   JsonObject *sysctls = NULL;
+  JsonObjectIter iter;
+  const char *name = NULL;
 
   if (!ctx->input->is_infra)
     return TRUE;
   if (!read_object (ctx->pod, "sandboxConfig", "linux", &pod_linux, error)
       || !read_string_map (pod_linux, "sandboxConfig.linux", "sysctls", &sysctls, error))
     return FALSE;
-  if (sysctls != NULL && json_object_get_size (sysctls) > 0)
-    json_object_set_object_member (linux_spec, "sysctl", json_object_ref (sysctls));
+  if (sysctls == NULL || json_object_get_size (sysctls) == 0)
+    return TRUE;
+  json_object_iter_init (&iter, sysctls);
+  while (json_object_iter_next (&iter, &name, NULL))
+    if (!grove_sysctl_check (name, ctx->host_network, ctx->ipc_mode == NS_NODE, error))
+      return g_prefix_error (error, "sandboxConfig.linux.sysctls: "), FALSE;
+  json_object_set_object_member (linux_spec, "sysctl", json_object_ref (sysctls));
   return TRUE;
 }
 
