@@ -165,15 +165,27 @@ def parse_extra(items):
     return extras
 
 
+def parse_binaries(items):
+    """--binary DEST=HOSTFILE: a host file copied in as an executable."""
+    binaries = []
+    for item in items or []:
+        path, sep, source = item.partition("=")
+        if not sep or not path.strip("/") or not source:
+            raise SystemExit(f"mkimage: --binary wants DEST=HOSTFILE, got {item!r}")
+        with open(source, "rb") as f:
+            binaries.append((path.strip("/"), f.read(), 0o755))
+    return binaries
+
+
 def add_extras(lb, extras, known_dirs):
-    for path, text in extras:
+    for path, data, *mode in extras:
         parts = path.split("/")
         for i in range(1, len(parts)):
             parent = "/".join(parts[:i])
             if parent not in known_dirs:
                 lb.dir(parent)
                 known_dirs.add(parent)
-        lb.file(path, text)
+        lb.file(path, data, *mode)
 
 
 BASE_DIRS = {"bin", "dev", "etc", "proc", "root", "sys", "tmp", "var"}
@@ -437,7 +449,7 @@ def busybox_layer_raw(extras=(), platform_text=None):
 
 
 def cmd_busybox(args):
-    raw = busybox_layer_raw(parse_extra(args.extra))
+    raw = busybox_layer_raw(parse_extra(args.extra) + parse_binaries(args.binary))
     layer = Layer(raw, args.compression, "busybox")
     write_image(args, Image([layer], arch=args.arch, user=args.user))
 
@@ -764,6 +776,8 @@ def build_parser():
     p.add_argument("--user", default=None, help="the config's User (uid, name, uid:gid)")
     p.add_argument("--extra", action="append", metavar="PATH=TEXT",
                    help="add a small regular file to the layer (repeatable)")
+    p.add_argument("--binary", action="append", metavar="DEST=HOSTFILE",
+                   help="add a host file as an executable, e.g. a static test helper (repeatable)")
     p.set_defaults(func=cmd_busybox)
 
     p = sub.add_parser("multilayer", help="three layers with whiteouts and special files")

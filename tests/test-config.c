@@ -106,6 +106,7 @@ test_defaults (Fixture *fx, gconstpointer data)
   g_assert_cmpstr (config->cgroup_parent, ==, "/grove");
   g_assert_cmpstr (config->default_handler, ==, "runc");
   g_assert_cmpstr (config->trusted_handler, ==, "runc");
+  g_assert_null (config->seccomp_profile);
   g_assert_cmpuint (config->handlers->len, ==, 2);
   assert_argv (grove_config_get_handler (config, "runc"), (const char *const[]){ "runc", NULL });
   g_assert_true (grove_config_get_handler (config, "runc")->builtin);
@@ -182,6 +183,7 @@ test_all_keys (Fixture *fx, gconstpointer data)
               "cgroup_parent = /machine/grove\n"
               "default_handler = crun\n"
               "trusted_handler = kata\n"
+              "seccomp_profile = /etc/grove/seccomp.json\n"
               "[handler.kata]\n"
               "path = /opt/kata/bin/containerd-shim-runc\n"
               "args = --debug;--log=/var/log/kata.log;\n");
@@ -193,6 +195,7 @@ test_all_keys (Fixture *fx, gconstpointer data)
   g_assert_cmpstr (config->cgroup_parent, ==, "/machine/grove");
   g_assert_cmpstr (config->default_handler, ==, "crun");
   g_assert_cmpstr (config->trusted_handler, ==, "kata");
+  g_assert_cmpstr (config->seccomp_profile, ==, "/etc/grove/seccomp.json");
   g_assert_cmpuint (config->handlers->len, ==, 3);
   /* sorted by name */
   g_assert_cmpstr (((GroveHandlerConfig *)config->handlers->pdata[0])->name, ==, "crun");
@@ -379,6 +382,8 @@ test_relative_path (Fixture *fx, gconstpointer data)
     { "[storage]\n\nrunroot = run\n", "3: [storage] runroot", "'run'" },
     { "[runtime]\nconmon=conmon\n", "2: [runtime] conmon", "'conmon'" },
     { "[runtime]\npause=./grove-pause\n", "2: [runtime] pause", "'./grove-pause'" },
+    { "[runtime]\nseccomp_profile=seccomp.json\n", "2: [runtime] seccomp_profile",
+      "'seccomp.json' is not an absolute path" },
     { "[runtime]\ncgroup_parent=grove\n", "2: [runtime] cgroup_parent", "'grove'" },
     { "[handler.x]\npath=bin/runc\n", "2: [handler.x] path", "'bin/runc'" },
   };

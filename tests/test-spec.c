@@ -12,6 +12,7 @@
 
 #include <json-glib/json-glib.h>
 
+#include "grove-seccomp.h"
 #include "grove-spec.h"
 #include "grove-test-utils.h"
 #include "grove-utils.h"
@@ -451,6 +452,26 @@ test_user_from_config (Fixture *fx, gconstpointer data)
   g_assert_cmpint (spec_int (spec, "process.user.gid"), ==, 5);
   gids = spec_join (spec, "process.user.additionalGids");
   g_assert_cmpstr (gids, ==, "3000 2000");
+
+  g_clear_pointer (&gids, g_free);
+
+  /* Merge (the default) adds the image's /etc/group memberships of the user, Strict not */
+  fx_set_container (fx, "{'linux': {'securityContext': {'runAsUser': {'value': 1000},"
+                        " 'supplementalGroups': [3000], 'supplementalGroupsPolicy': 'Merge'}}}");
+  gids = spec_join (fx_generate (fx), "process.user.additionalGids");
+  g_assert_cmpstr (gids, ==, "2000 3000");
+  g_clear_pointer (&gids, g_free);
+  fx_set_container (fx, "{'linux': {'securityContext': {'runAsUser': {'value': 1000},"
+                        " 'supplementalGroups': [3000], 'supplementalGroupsPolicy': 'Strict'}}}");
+  gids = spec_join (fx_generate (fx), "process.user.additionalGids");
+  g_assert_cmpstr (gids, ==, "3000");
+  fx_set_container (fx, "{'linux': {'securityContext': {'runAsUsername': 'app',"
+                        " 'supplementalGroupsPolicy': 1}}}");
+  g_assert_false (spec_has (fx_generate (fx), "process.user.additionalGids"));
+  fx_set_container (fx, "{'linux': {'securityContext': {'supplementalGroupsPolicy': 'Lax'}}}");
+  fx_generate_fails (fx, GROVE_ERROR_INVALID_ARGUMENT,
+                     "linux.securityContext.supplementalGroupsPolicy: expected one of Merge, "
+                     "Strict");
 
   fx_set_container (fx, "{'linux': {'securityContext': {'runAsUser': {}}}}");
   spec = fx_generate (fx);
@@ -940,6 +961,152 @@ test_masked_paths_sysctl (Fixture *fx, gconstpointer data)
 }
 
 static void
+test_sysctl_namespaced (Fixture *fx, gconstpointer data)
+{
+  static const char *const allowed[] = { "net.core.somaxconn", "net/ipv4/ip_local_port_range",
+                                         "kernel.shmmax",      "kernel.shm_rmid_forced",
+                                         "kernel.msgmni",      "kernel.sem",
+                                         "fs.mqueue.msg_max",  NULL };
+  static const char *const refused[][2] = {
+    { "vm.swappiness", "sysctl vm.swappiness: not namespaced" },
+    { "kernel.hostname", "sysctl kernel.hostname: not namespaced" },
+    { "kernel.semx", "sysctl kernel.semx: not namespaced" },
+    { "fs.file-max", "sysctl fs.file-max: not namespaced" },
+    { "net..x", "sysctl 'net..x': not a sysctl name" },
+  };
+
+  fx->input.is_infra = TRUE;
+  fx_set_container (fx, "{'command': ['/pause']}");
+  for (guint i = 0; allowed[i] != NULL; i++)
+    {
+      g_autofree char *json = g_strdup_printf ("{'linux': {'sysctls': {'%s': '1'}}}", allowed[i]);
+
+      fx_set_pod (fx, json);
+      g_assert_true (spec_has (fx_generate (fx), "linux.sysctl"));
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (refused); i++)
+    {
+      g_autofree char *json = g_strdup_printf (
+          "{'linux': {'sysctls': {'net.core.somaxconn': '1', '%s': '1'}}}", refused[i][0]);
+
+      fx_set_pod (fx, json);
+      fx_generate_fails (fx, GROVE_ERROR_INVALID_ARGUMENT, refused[i][1]);
+    }
+  /* the host's namespaces are the host's */
+  fx_set_pod (fx, "{'linux': {'sysctls': {'net.core.somaxconn': '1'}, 'securityContext':"
+                  " {'namespaceOptions': {'network': 'NODE'}}}}");
+  fx_generate_fails (fx, GROVE_ERROR_INVALID_ARGUMENT,
+                     "sandboxConfig.linux.sysctls: sysctl net.core.somaxconn: a pod on the host's "
+                     "network cannot set net.* sysctls");
+  fx_set_pod (fx, "{'linux': {'sysctls': {'kernel.shmmax': '1'}, 'securityContext':"
+                  " {'namespaceOptions': {'ipc': 'NODE'}}}}");
+  fx_generate_fails (fx, GROVE_ERROR_INVALID_ARGUMENT, "host's IPC namespace");
+  fx_set_pod (fx, "{'linux': {'sysctls': {'kernel.shmmax': '1'}, 'securityContext':"
+                  " {'namespaceOptions': {'network': 'NODE'}}}}");
+  g_assert_true (spec_has (fx_generate (fx), "linux.sysctl"));
+}
+
+/* the number of rules of linux.seccomp that name @syscall */
+static guint
+seccomp_rules_naming (JsonObject *spec, const char *syscall)
+{
+  JsonArray *rules = json_node_get_array (spec_get (spec, "linux.seccomp.syscalls"));
+  guint count = 0;
+
+  for (guint i = 0; i < json_array_get_length (rules); i++)
+    {
+      JsonArray *names
+          = json_object_get_array_member (json_array_get_object_element (rules, i), "names");
+
+      for (guint j = 0; j < json_array_get_length (names); j++)
+        count += strcmp (json_array_get_string_element (names, j), syscall) == 0;
+    }
+  return count;
+}
+
+static void
+test_seccomp (Fixture *fx, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *source
+      = g_test_build_filename (G_TEST_DIST, "..", "data", "seccomp-default.json", NULL);
+  g_autofree char *path = g_canonicalize_filename (source, NULL);
+  g_autofree char *origin = NULL;
+  g_autofree char *text = grove_seccomp_read_default (path, &origin, &error);
+  g_autofree char *local = g_build_filename (fx->tmpdir, "deny-mkdir.json", NULL);
+  g_autofree char *typo = g_build_filename (fx->tmpdir, "typo.json", NULL);
+  g_autofree char *json = NULL;
+  JsonObject *spec = NULL;
+
+  g_assert_no_error (error);
+  fx->input.seccomp_default = text;
+  fx->input.seccomp_default_origin = origin;
+  write_file (local,
+              "{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"syscalls\": [{\"names\": "
+              "[\"mkdir\", \"mkdirat\"], \"action\": \"SCMP_ACT_ERRNO\", \"errnoRet\": 28}]}");
+  write_file (typo, "{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"syscalls\": [{\"names\": "
+                    "[\"mkdir\", \"mkdirat\", \"rmdri\"], \"action\": \"SCMP_ACT_ERRNO\"}]}");
+
+  /* neither seccomp nor the deprecated path: unconfined, as with containerd */
+  g_assert_false (spec_has (fx_generate (fx), "linux.seccomp"));
+  fx_set_container (fx,
+                    "{'linux': {'securityContext': {'seccomp': {'profileType': 'Unconfined'}}}}");
+  g_assert_false (spec_has (fx_generate (fx), "linux.seccomp"));
+  /* the message with its default profile type, RuntimeDefault */
+  fx_set_container (fx, "{'linux': {'securityContext': {'seccomp': {}}}}");
+  spec = fx_generate (fx);
+  g_assert_cmpstr (spec_string (spec, "linux.seccomp.defaultAction"), ==, "SCMP_ACT_ERRNO");
+  g_assert_cmpuint (seccomp_rules_naming (spec, "mount"), ==, 0);
+  g_assert_cmpuint (seccomp_rules_naming (spec, "ptrace"), ==, 1);
+  /* the profile's capability conditions follow the container's capabilities */
+  fx_set_container (fx, "{'linux': {'securityContext': {'seccomp': {'profileType': 0},"
+                        " 'capabilities': {'addCapabilities': ['SYS_PTRACE']}}}}");
+  g_assert_cmpuint (seccomp_rules_naming (fx_generate (fx), "ptrace"), ==, 2);
+  fx_set_container (fx,
+                    "{'linux': {'securityContext': {'seccompProfilePath': 'runtime/default'}}}");
+  g_assert_true (spec_has (fx_generate (fx), "linux.seccomp.syscalls"));
+  /* privileged: no filter whatever is asked */
+  fx_set_container (fx, "{'linux': {'securityContext': {'privileged': true,"
+                        " 'seccomp': {'profileType': 'RuntimeDefault'}}}}");
+  g_assert_false (spec_has (fx_generate (fx), "linux.seccomp"));
+
+  json = g_strdup_printf ("{'linux': {'securityContext': {'seccomp': {'profileType': 'Localhost',"
+                          " 'localhostRef': '%s'}}}}",
+                          local);
+  fx_set_container (fx, json);
+  spec = fx_generate (fx);
+  g_assert_cmpstr (spec_string (spec, "linux.seccomp.defaultAction"), ==, "SCMP_ACT_ALLOW");
+  g_assert_cmpuint (seccomp_rules_naming (spec, "mkdirat"), ==, 1);
+  g_clear_pointer (&json, g_free);
+  json = g_strdup_printf ("{'linux': {'securityContext': {'seccompProfilePath': 'localhost/%s'}}}",
+                          local);
+  fx_set_container (fx, json);
+  g_assert_cmpuint (seccomp_rules_naming (fx_generate (fx), "mkdir"), ==, 1);
+  g_clear_pointer (&json, g_free);
+
+  /* refused at create, naming the profile and the name */
+  json = g_strdup_printf ("{'linux': {'securityContext': {'seccomp': {'profileType': 'Localhost',"
+                          " 'localhostRef': '%s'}}}}",
+                          typo);
+  fx_set_container (fx, json);
+  fx_generate_fails (fx, GROVE_ERROR_INVALID_ARGUMENT, "syscalls[0]: unknown system call 'rmdri'");
+  fx_generate_fails (fx, GROVE_ERROR_INVALID_ARGUMENT, typo);
+  fx_set_container (fx, "{'linux': {'securityContext': {'seccomp': {'profileType': 'Localhost',"
+                        " 'localhostRef': 'profiles/x.json'}}}}");
+  fx_generate_fails (fx, GROVE_ERROR_INVALID_ARGUMENT,
+                     "linux.securityContext.seccomp.localhostRef: 'profiles/x.json' is not an "
+                     "absolute path");
+  fx_set_container (fx, "{'linux': {'securityContext': {'seccomp': {'profileType': 'Localhost',"
+                        " 'localhostRef': '/nonexistent/profile.json'}}}}");
+  fx_generate_fails (fx, GROVE_ERROR_NOT_FOUND, "/nonexistent/profile.json");
+  fx_set_container (fx, "{'linux': {'securityContext': {'seccompProfilePath': 'default'}}}");
+  fx_generate_fails (fx, GROVE_ERROR_INVALID_ARGUMENT, "seccompProfilePath: 'default'");
+  fx->input.seccomp_default = NULL;
+  fx_set_container (fx, "{'linux': {'securityContext': {'seccomp': {}}}}");
+  fx_generate_fails (fx, GROVE_ERROR_UNSUPPORTED, "no RuntimeDefault seccomp profile");
+}
+
+static void
 test_annotations (Fixture *fx, gconstpointer data)
 {
   JsonObject *spec = NULL;
@@ -1161,6 +1328,8 @@ main (int argc, char **argv)
   ADD ("resources", test_resources);
   ADD ("devices", test_devices);
   ADD ("masked-paths-sysctl", test_masked_paths_sysctl);
+  ADD ("seccomp", test_seccomp);
+  ADD ("sysctl-namespaced", test_sysctl_namespaced);
   ADD ("annotations", test_annotations);
   ADD ("runc", test_runc);
   ADD ("runc-privileged", test_runc_privileged);

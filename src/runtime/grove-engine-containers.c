@@ -203,6 +203,16 @@ validate_container_config (JsonObject *config, GError **error)
   return TRUE;
 }
 
+/* a ContainerConfig or a PodSandboxConfig: both say it at the same place */
+static gboolean
+container_privileged (JsonObject *config)
+{
+  JsonObject *security
+      = grove_record_object (grove_record_object (config, "linux"), "securityContext");
+
+  return grove_record_bool (security, "privileged");
+}
+
 static GroveJob *
 prepare_create (GroveEngine *self, const char *pod_id, JsonObject *config, GError **error)
 {
@@ -217,6 +227,12 @@ prepare_create (GroveEngine *self, const char *pod_id, JsonObject *config, GErro
     return NULL;
   if (grove_pod_get_state (pod) != GROVE_POD_STATE_READY)
     return grove_throw (error, GROVE_ERROR_WRONG_STATE, "pod %s is not ready",
+                        grove_pod_get_id (pod)),
+           NULL;
+  /* only a privileged pod runs on the trusted runtime and may hold privileged containers */
+  if (container_privileged (config) && !container_privileged (grove_pod_get_config (pod)))
+    return grove_throw (error, GROVE_ERROR_PERMISSION_DENIED,
+                        "a privileged container needs a privileged pod; pod %s is not",
                         grove_pod_get_id (pod)),
            NULL;
   name_key = grove_container_name_key (grove_pod_get_config (pod), config);

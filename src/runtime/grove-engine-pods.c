@@ -176,6 +176,13 @@ infra_container_config (JsonObject *pod_config)
   json_object_set_array_member (config, "command", command);
   json_object_set_boolean_member (container_security, "privileged",
                                   grove_record_bool (security, "privileged"));
+  /* the pod's seccomp profile confines its infra container */
+  if (grove_record_object (security, "seccomp") != NULL)
+    json_object_set_object_member (container_security, "seccomp",
+                                   json_object_ref (grove_record_object (security, "seccomp")));
+  if (grove_record_string (security, "seccompProfilePath") != NULL)
+    json_object_set_string_member (container_security, "seccompProfilePath",
+                                   grove_record_string (security, "seccompProfilePath"));
   json_object_set_object_member (container_linux, "securityContext", container_security);
   json_object_set_object_member (config, "linux", container_linux);
   return config;
@@ -237,6 +244,8 @@ grove_engine_write_spec (GroveEngine *self, JsonObject *pod_record, const char *
     .cgroups_path = cgroups,
     .oom_score_adj_min = self->oom_score_adj_min,
     .nofile_max = self->nofile_max,
+    .seccomp_default = self->seccomp_default,
+    .seccomp_default_origin = self->seccomp_origin,
   };
 
   if (image_config == NULL)

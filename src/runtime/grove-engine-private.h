@@ -19,6 +19,8 @@ struct _GroveEngine
   char *cgroup_parent;
   char *default_handler;
   char *trusted_handler;
+  char *seccomp_default; /* the RuntimeDefault profile's text, checked at construction */
+  char *seccomp_origin;
   int oom_score_adj_min;
   guint64 nofile_max;
   GHashTable *handlers;   /* name → GroveOciRuntime */

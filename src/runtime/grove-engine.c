@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "grove-engine-private.h"
+#include "grove-seccomp.h"
 #include "grove-utils.h"
 
 /*
@@ -76,6 +77,8 @@ grove_engine_finalize (GObject *object)
   g_clear_pointer (&self->cgroup_parent, g_free);
   g_clear_pointer (&self->default_handler, g_free);
   g_clear_pointer (&self->trusted_handler, g_free);
+  g_clear_pointer (&self->seccomp_default, g_free);
+  g_clear_pointer (&self->seccomp_origin, g_free);
   g_clear_pointer (&self->pause_key, g_free);
   g_clear_pointer (&self->pause_tag, g_free);
   g_mutex_clear (&self->pause_lock);
@@ -167,6 +170,23 @@ read_own_oom_score_adj (void)
   return (int)g_ascii_strtoll (text, NULL, 10);
 }
 
+/* a RuntimeDefault profile that does not build would fail every container: fail now */
+static gboolean
+load_seccomp_default (GroveEngine *self, const char *path, GError **error)
+{
+  g_autoptr (JsonObject) profile = NULL;
+  g_autoptr (JsonObject) oci = NULL;
+
+  self->seccomp_default = grove_seccomp_read_default (path, &self->seccomp_origin, error);
+  if (self->seccomp_default == NULL)
+    return FALSE;
+  profile = grove_seccomp_parse_profile (self->seccomp_default, -1, self->seccomp_origin, error);
+  if (profile == NULL)
+    return FALSE;
+  oci = grove_seccomp_build (profile, self->seccomp_origin, NULL, error);
+  return oci != NULL;
+}
+
 /**
  * grove_engine_new:
  * @store: the image store
@@ -204,7 +224,7 @@ grove_engine_new (GroveStore *store, const GroveEngineOptions *options, GError *
     return grove_throw (error, GROVE_ERROR_INVALID_ARGUMENT,
                         "the cgroup parent '%s' must be an absolute path", self->cgroup_parent),
            NULL;
-  if (!make_dirs (self, error))
+  if (!load_seccomp_default (self, options->seccomp_profile, error) || !make_dirs (self, error))
     return NULL;
   exit_dir = g_file_new_for_path (self->exit_dir);
   self->exit_monitor = g_file_monitor_directory (exit_dir, G_FILE_MONITOR_NONE, NULL, error);

@@ -22,6 +22,8 @@ G_BEGIN_DECLS
  * @cgroup_parent: cgroup under which containers go when the pod names none (absolute)
  * @default_handler: the runtime handler of pods that ask for none
  * @trusted_handler: the handler of privileged and host-namespace pods
+ * @seccomp_profile: (nullable): the seccomp profile RuntimeDefault means (absolute); %NULL
+ *   for the copy built into Grove
  *
  * How an engine is set up. Handlers are added with grove_engine_add_handler().
  */
@@ -34,6 +36,7 @@ typedef struct
   const char *cgroup_parent;
   const char *default_handler;
   const char *trusted_handler;
+  const char *seccomp_profile;
 } GroveEngineOptions;
 
 /**

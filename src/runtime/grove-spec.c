@@ -11,7 +11,10 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "grove-host-devices.h"
+#include "grove-seccomp.h"
 #include "grove-spec.h"
+#include "grove-sysctl.h"
 #include "grove-utils.h"
 
 #define DEFAULT_PATH_ENV "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -35,6 +38,21 @@ enum
   PROPAGATION_HOST_TO_CONTAINER,
   PROPAGATION_BIDIRECTIONAL
 };
+enum
+{
+  SECCOMP_RUNTIME_DEFAULT,
+  SECCOMP_UNCONFINED,
+  SECCOMP_LOCALHOST
+};
+enum
+{
+  SUPPLEMENTAL_GROUPS_MERGE,
+  SUPPLEMENTAL_GROUPS_STRICT
+};
+static const char *const supplemental_groups_policies[] = { "Merge", "Strict", NULL };
+
+static const char *const seccomp_types[] = { "RuntimeDefault", "Unconfined", "Localhost", NULL };
+
 static const char *const propagations[]
     = { "PROPAGATION_PRIVATE", "PROPAGATION_HOST_TO_CONTAINER", "PROPAGATION_BIDIRECTIONAL", NULL };
 
@@ -833,13 +851,19 @@ build_user (SpecContext *ctx, JsonObject *process, GError **error)
   g_autoptr (GArray) supplemental = NULL;
   g_autoptr (JsonObject) user = json_object_new ();
   g_autoptr (JsonArray) additional = json_array_new ();
+  int policy = SUPPLEMENTAL_GROUPS_MERGE;
 
   if (!requested_user (ctx, &user_text, &gid_set, &run_as_gid, error)
       || !read_int64_array (ctx->security, ctx->security_path, "supplementalGroups", &supplemental,
-                            error))
+                            error)
+      || !read_enum (ctx->security, ctx->security_path, "supplementalGroupsPolicy",
+                     supplemental_groups_policies, &policy, error))
     return FALSE;
   if (!grove_spec_resolve_user (ctx->input->rootfs, user_text, &uid, &gid, &gids, error))
     return FALSE;
+  /* Strict: only the groups the config names, none from the image's /etc/group */
+  if (policy == SUPPLEMENTAL_GROUPS_STRICT)
+    g_array_set_size (gids, 0);
   if (gid_set)
     gid = run_as_gid;
   for (guint i = 0; i < supplemental->len; i++)
@@ -1443,6 +1467,28 @@ parse_cri_device (JsonNode *node, const char *path, JsonObject **out_device, Jso
   return TRUE;
 }
 
+/* privileged: every host device too, unless the config puts one of its own at that path */
+static gboolean
+add_host_devices (JsonArray *devices, GError **error)
+{
+  g_autoptr (JsonArray) host = grove_host_devices_list ("/dev", error);
+  g_autoptr (GHashTable) taken = g_hash_table_new (g_str_hash, g_str_equal);
+
+  if (host == NULL)
+    return FALSE;
+  for (guint i = 0; i < json_array_get_length (devices); i++)
+    g_hash_table_add (taken, (gpointer)json_object_get_string_member (
+                                 json_array_get_object_element (devices, i), "path"));
+  for (guint i = 0; i < json_array_get_length (host); i++)
+    {
+      JsonObject *device = json_array_get_object_element (host, i);
+
+      if (!g_hash_table_contains (taken, json_object_get_string_member (device, "path")))
+        json_array_add_object_element (devices, json_object_ref (device));
+    }
+  return TRUE;
+}
+
 static gboolean
 add_devices (SpecContext *ctx, JsonObject *linux_spec, JsonObject *resources, GError **error)
 {
@@ -1464,6 +1510,8 @@ add_devices (SpecContext *ctx, JsonObject *linux_spec, JsonObject *resources, GE
       json_array_add_object_element (devices, device);
       json_array_add_object_element (rules, rule);
     }
+  if (ctx->privileged && !add_host_devices (devices, error))
+    return FALSE;
   if (json_array_get_length (devices) > 0)
     json_object_set_array_member (linux_spec, "devices", g_steal_pointer (&devices));
   json_object_set_array_member (resources, "devices", g_steal_pointer (&rules));
@@ -1623,14 +1671,134 @@ add_sysctls (SpecContext *ctx, JsonObject *linux_spec, GError **error)
 {
   JsonObject *pod_linux = NULL;
   JsonObject *sysctls = NULL;
+  JsonObjectIter iter;
+  const char *name = NULL;
 
   if (!ctx->input->is_infra)
     return TRUE;
   if (!read_object (ctx->pod, "sandboxConfig", "linux", &pod_linux, error)
       || !read_string_map (pod_linux, "sandboxConfig.linux", "sysctls", &sysctls, error))
     return FALSE;
-  if (sysctls != NULL && json_object_get_size (sysctls) > 0)
-    json_object_set_object_member (linux_spec, "sysctl", json_object_ref (sysctls));
+  if (sysctls == NULL || json_object_get_size (sysctls) == 0)
+    return TRUE;
+  json_object_iter_init (&iter, sysctls);
+  while (json_object_iter_next (&iter, &name, NULL))
+    if (!grove_sysctl_check (name, ctx->host_network, ctx->ipc_mode == NS_NODE, error))
+      return g_prefix_error (error, "sandboxConfig.linux.sysctls: "), FALSE;
+  json_object_set_object_member (linux_spec, "sysctl", json_object_ref (sysctls));
+  return TRUE;
+}
+
+/* seccomp */
+
+/* the deprecated seccompProfilePath: "runtime/default", "unconfined", "localhost/<path>" */
+static gboolean
+parse_seccomp_path (SpecContext *ctx, const char *path, int *out_type, const char **out_ref,
+                    GError **error)
+{
+  *out_ref = NULL;
+  if (path == NULL || *path == '\0' || strcmp (path, "unconfined") == 0)
+    *out_type = SECCOMP_UNCONFINED;
+  else if (strcmp (path, "runtime/default") == 0 || strcmp (path, "docker/default") == 0)
+    *out_type = SECCOMP_RUNTIME_DEFAULT;
+  else if (g_str_has_prefix (path, "localhost/"))
+    {
+      *out_type = SECCOMP_LOCALHOST;
+      *out_ref = path + strlen ("localhost");
+      /* "localhost//abs/path" and "localhost/abs/path" both name /abs/path */
+      while ((*out_ref)[0] == '/' && (*out_ref)[1] == '/')
+        (*out_ref)++;
+    }
+  else
+    return grove_throw (error, GROVE_ERROR_INVALID_ARGUMENT,
+                        "%s.seccompProfilePath: '%s' is not runtime/default, unconfined or "
+                        "localhost/<path>",
+                        ctx->security_path, path);
+  return TRUE;
+}
+
+/* the seccomp message, else the deprecated path; neither: unconfined, as containerd does */
+static gboolean
+read_seccomp_request (SpecContext *ctx, int *out_type, const char **out_ref, GError **error)
+{
+  JsonObject *seccomp = NULL;
+  const char *path = NULL;
+  g_autofree char *seccomp_path = member_path (ctx->security_path, "seccomp");
+
+  if (!read_object (ctx->security, ctx->security_path, "seccomp", &seccomp, error)
+      || !read_string (ctx->security, ctx->security_path, "seccompProfilePath", &path, error))
+    return FALSE;
+  if (seccomp == NULL)
+    return parse_seccomp_path (ctx, path, out_type, out_ref, error);
+  if (!read_enum (seccomp, seccomp_path, "profileType", seccomp_types, out_type, error)
+      || !read_string (seccomp, seccomp_path, "localhostRef", out_ref, error))
+    return FALSE;
+  if (*out_type == SECCOMP_LOCALHOST && (*out_ref == NULL || !g_path_is_absolute (*out_ref)))
+    return grove_throw (error, GROVE_ERROR_INVALID_ARGUMENT,
+                        "%s.localhostRef: '%s' is not an absolute path", seccomp_path,
+                        *out_ref != NULL ? *out_ref : "");
+  return TRUE;
+}
+
+static const char *
+seccomp_origin (SpecContext *ctx, int type, const char *ref)
+{
+  if (type == SECCOMP_LOCALHOST)
+    return ref;
+  return ctx->input->seccomp_default_origin != NULL ? ctx->input->seccomp_default_origin
+                                                    : "RuntimeDefault";
+}
+
+static JsonObject *
+load_seccomp_profile (SpecContext *ctx, int type, const char *ref, GError **error)
+{
+  if (type == SECCOMP_LOCALHOST)
+    return grove_seccomp_load_profile (ref, error);
+  if (ctx->input->seccomp_default == NULL)
+    {
+      grove_throw (error, GROVE_ERROR_UNSUPPORTED, "no RuntimeDefault seccomp profile is set up");
+      return NULL;
+    }
+  return grove_seccomp_parse_profile (ctx->input->seccomp_default, -1,
+                                      seccomp_origin (ctx, type, ref), error);
+}
+
+/* the capabilities the process gets, for the profile's conditions */
+static GStrv
+spec_capabilities (JsonObject *spec)
+{
+  JsonObject *process = json_object_get_object_member (spec, "process");
+  JsonObject *capabilities = json_object_get_object_member (process, "capabilities");
+  JsonArray *effective = json_object_get_array_member (capabilities, "effective");
+  GStrv names = g_new0 (char *, json_array_get_length (effective) + 1);
+
+  for (guint i = 0; i < json_array_get_length (effective); i++)
+    names[i] = g_strdup (json_array_get_string_element (effective, i));
+  return names;
+}
+
+static gboolean
+add_seccomp (SpecContext *ctx, JsonObject *spec, JsonObject *linux_spec, GError **error)
+{
+  int type = SECCOMP_UNCONFINED;
+  const char *ref = NULL;
+  g_autoptr (JsonObject) profile = NULL;
+  g_autoptr (JsonObject) seccomp = NULL;
+  g_auto (GStrv) capabilities = NULL;
+
+  if (!read_seccomp_request (ctx, &type, &ref, error))
+    return FALSE;
+  /* privileged containers run without a filter, whatever they ask for */
+  if (ctx->privileged || type == SECCOMP_UNCONFINED)
+    return TRUE;
+  capabilities = spec_capabilities (spec);
+  profile = load_seccomp_profile (ctx, type, ref, error);
+  if (profile != NULL)
+    seccomp = grove_seccomp_build (profile, seccomp_origin (ctx, type, ref),
+                                   (const char *const *)capabilities, error);
+  if (seccomp == NULL)
+    return g_prefix_error (error, "%s.seccomp: ", ctx->security_path), FALSE;
+  json_object_set_object_member (linux_spec, "seccomp", g_steal_pointer (&seccomp));
   return TRUE;
 }
 
@@ -1640,7 +1808,7 @@ add_linux (SpecContext *ctx, JsonObject *spec, JsonObject *linux_spec, GError **
   if (!add_resources (ctx, linux_spec, error) || !add_namespaces (ctx, linux_spec, error)
       || !add_path_list (ctx, linux_spec, "maskedPaths", default_masked_paths, error)
       || !add_path_list (ctx, linux_spec, "readonlyPaths", default_readonly_paths, error)
-      || !add_sysctls (ctx, linux_spec, error))
+      || !add_sysctls (ctx, linux_spec, error) || !add_seccomp (ctx, spec, linux_spec, error))
     return FALSE;
   json_object_set_string_member (linux_spec, "cgroupsPath", ctx->input->cgroups_path);
   json_object_set_object_member (spec, "linux", json_object_ref (linux_spec));

@@ -29,6 +29,9 @@ G_BEGIN_DECLS
  * @cgroups_path: absolute `linux.cgroupsPath`
  * @oom_score_adj_min: the lowest `oom_score_adj` this process may ask for (its own)
  * @nofile_max: the hard RLIMIT_NOFILE this process may grant
+ * @seccomp_default: (nullable): the JSON text of the seccomp profile RuntimeDefault means
+ *   (%NULL: RuntimeDefault is refused)
+ * @seccomp_default_origin: (nullable): where @seccomp_default comes from, for messages
  *
  * Everything the OCI runtime spec of one container is generated from.
  */
@@ -51,6 +54,8 @@ typedef struct
   const char *cgroups_path;
   int oom_score_adj_min;
   guint64 nofile_max;
+  const char *seccomp_default;
+  const char *seccomp_default_origin;
 } GroveSpecInput;
 
 JsonNode *grove_spec_generate (const GroveSpecInput *input, GError **error);

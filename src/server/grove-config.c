@@ -78,7 +78,8 @@ key_known (const char *group, const char *key)
 {
   const char *const storage[] = { "root", "runroot", NULL };
   const char *const runtime[]
-      = { "conmon", "pause", "cgroup_parent", "default_handler", "trusted_handler", NULL };
+      = { "conmon",          "pause", "cgroup_parent", "default_handler", "trusted_handler",
+          "seccomp_profile", NULL };
   const char *const handler[] = { "path", "args", NULL };
   const char *const daemon[] = { "polkit", NULL };
   const char *const cri[]
@@ -514,6 +515,8 @@ read_config (Loader *loader, GroveConfig *config, GError **error)
                     error)
       || !get_string (loader, "runtime", "default_handler", &config->default_handler, error)
       || !get_string (loader, "runtime", "trusted_handler", &config->trusted_handler, error)
+      || !get_path (loader, "runtime", "seccomp_profile", PATH_ABSOLUTE, &config->seccomp_profile,
+                    error)
       || !get_cri_listen (loader, config, error) || !get_stream_listen (loader, config, error)
       || !read_handlers (loader, config, error) || !get_polkit (loader, &config->polkit, error))
     return FALSE;
@@ -612,6 +615,7 @@ grove_config_free (GroveConfig *config)
   g_free (config->runroot);
   g_free (config->conmon);
   g_free (config->pause);
+  g_free (config->seccomp_profile);
   g_free (config->cgroup_parent);
   g_free (config->default_handler);
   g_free (config->trusted_handler);

@@ -75,6 +75,9 @@ typedef enum
  * @cgroup_parent: (`[runtime] cgroup_parent`, default /grove)
  * @default_handler: (`[runtime] default_handler`, default runc)
  * @trusted_handler: (`[runtime] trusted_handler`, default runc)
+ * @seccomp_profile: (nullable): the RuntimeDefault seccomp profile (`[runtime]
+ *   seccomp_profile`); %NULL when unset: DATADIR/grove/seccomp-default.json, or the copy
+ *   built into groved when that file is missing
  * @handlers: (element-type GroveHandlerConfig): the configured handlers; runc and crun are
  *   there unless the config redefines them
  * @polkit: (`[daemon] polkit`, default auto)
@@ -98,6 +101,7 @@ typedef struct
   char *cgroup_parent;
   char *default_handler;
   char *trusted_handler;
+  char *seccomp_profile;
   GPtrArray *handlers;
   GroveConfigPolkit polkit;
   char *cri_listen;

@@ -235,6 +235,11 @@ open_engine (GroveDaemon *self, GError **error)
   options.cgroup_parent = self->config->cgroup_parent;
   options.default_handler = self->config->default_handler;
   options.trusted_handler = self->config->trusted_handler;
+  options.seccomp_profile = self->config->seccomp_profile;
+  /* unset: the installed profile, else the copy built into groved (an uninstalled build) */
+  if (options.seccomp_profile == NULL
+      && g_file_test (GROVE_SECCOMP_DEFAULT_PATH, G_FILE_TEST_IS_REGULAR))
+    options.seccomp_profile = GROVE_SECCOMP_DEFAULT_PATH;
   self->engine = grove_engine_new (self->store, &options, error);
   if (self->engine == NULL)
     return FALSE;
@@ -477,6 +482,7 @@ sighup_cb (gpointer user_data)
   reload_setting ("[runtime] cgroup_parent", running->cgroup_parent, config->cgroup_parent);
   reload_setting ("[runtime] default_handler", running->default_handler, config->default_handler);
   reload_setting ("[runtime] trusted_handler", running->trusted_handler, config->trusted_handler);
+  reload_setting ("[runtime] seccomp_profile", running->seccomp_profile, config->seccomp_profile);
   if (running->polkit != config->polkit)
     g_message ("reload: [daemon] polkit changed: needs a restart");
   reload_setting ("[cri] listen", running->cri_listen, config->cri_listen);

@@ -1,0 +1,595 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#define G_LOG_DOMAIN "GroveTestSecurity"
+
+/*
+ * Security contexts, with the container as the attacker: real pods and containers on runc
+ * (and crun for seccomp) run grove-attacker, a static helper that tries what they should
+ * not be able to do. Containers that would fail only for want of a capability are given
+ * it, so that what stops them is the seccomp filter.
+ */
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "grove-engine.h"
+#include "grove-record.h"
+#include "grove-test-utils.h"
+#include "grove-utils.h"
+
+#define IMAGE "localhost/attacker:latest"
+#define IMAGE_AS_APP "localhost/attacker:app"
+
+/* what the default profile must refuse even with the capability the call needs */
+static const char *const denied_probes[]
+    = { "keyctl",        "add_key",    "bpf",        "perf_event_open",
+        "finit_module",  "reboot",     "kexec_load", "clock_settime",
+        "settimeofday",  "adjtimex",   "mount",      "unshare-user",
+        "unshare-mount", "clone-user", "setns",      "open_by_handle_at",
+        "swapon",        NULL };
+/* what ordinary workloads do */
+static const char *const allowed_probes[]
+    = { "fork", "thread", "loopback", "unshare-files", "mkdir", "mkdirat", NULL };
+/* the capabilities that get the probes past the kernel's own checks */
+#define PROBE_CAPABILITIES                                                                         \
+  "'addCapabilities': ['SYS_ADMIN', 'SYS_MODULE', 'SYS_BOOT', 'SYS_TIME', 'DAC_READ_SEARCH']"
+
+typedef struct
+{
+  char *tmpdir;
+  char *cgroup_parent;
+  GroveStore *store;
+  GroveEngine *engine;
+} Fixture;
+
+/* JSON with ' for ", so that the configs below stay readable */
+static JsonObject *
+parse (const char *text)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *json = g_strdup (text);
+  JsonObject *object = NULL;
+
+  g_strdelimit (json, "'", '"');
+  object = grove_record_parse (json, -1, "test JSON", &error);
+  g_assert_no_error (error);
+  return object;
+}
+
+static void
+build_images (Fixture *fx)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *attacker = g_test_build_filename (G_TEST_BUILT, "grove-attacker", NULL);
+  g_autofree char *binary = g_strdup_printf ("bin/grove-attacker=%s", attacker);
+  g_autofree char *image = g_build_filename (fx->tmpdir, "attacker", NULL);
+  g_autoptr (GPtrArray) images = NULL;
+
+  grove_test_mkimage ("busybox", "--binary", binary, "--tag", "localhost/attacker:latest", image,
+                      NULL);
+  /* the same image whose config runs it as the user app (1000, a member of extra 2000) */
+  grove_test_mkimage ("busybox", "--binary", binary, "--user", "app", "--tag",
+                      "localhost/attacker:app", image, NULL);
+  images = grove_store_import_image (fx->store, image, GROVE_IMAGE_FORMAT_AUTO, NULL, NULL, NULL,
+                                     NULL, &error);
+  g_assert_no_error (error);
+}
+
+static void
+fixture_setup (Fixture *fx, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *store_root = NULL;
+  g_autofree char *root = NULL;
+  g_autofree char *runroot = NULL;
+  g_autofree char *pause = g_test_build_filename (G_TEST_BUILT, "..", "grove-pause", NULL);
+  g_autofree char *exec_helper
+      = g_test_build_filename (G_TEST_BUILT, "..", "grove-runtime-exec", NULL);
+  g_autofree char *profile
+      = g_test_build_filename (G_TEST_DIST, "..", "data", "seccomp-default.json", NULL);
+  g_autofree char *profile_path = g_canonicalize_filename (profile, NULL);
+  g_autoptr (GAsyncResult) result = NULL;
+  GroveEngineOptions options = { 0 };
+
+  if (!grove_test_is_root () || g_find_program_in_path ("conmon") == NULL
+      || g_find_program_in_path ("runc") == NULL)
+    {
+      g_test_skip ("needs root, conmon and runc");
+      return;
+    }
+  fx->tmpdir = grove_test_make_tmpdir ();
+  fx->cgroup_parent = g_strdup_printf ("/grove-test-security-%d", (int)getpid ());
+  store_root = g_build_filename (fx->tmpdir, "store", NULL);
+  fx->store = grove_store_open (store_root, NULL, &error);
+  g_assert_no_error (error);
+  build_images (fx);
+  root = g_build_filename (fx->tmpdir, "state", NULL);
+  runroot = g_build_filename (fx->tmpdir, "run", NULL);
+  options.root = root;
+  options.runroot = runroot;
+  options.pause_path = pause;
+  options.cgroup_parent = fx->cgroup_parent;
+  options.seccomp_profile = profile_path;
+  fx->engine = grove_engine_new (fx->store, &options, &error);
+  g_assert_no_error (error);
+  grove_engine_add_handler (fx->engine, "runc", (const char *const[]){ "runc", NULL }, &error);
+  g_assert_no_error (error);
+  grove_engine_add_handler (fx->engine, "crun", (const char *const[]){ exec_helper, "crun", NULL },
+                            &error);
+  g_assert_no_error (error);
+  grove_engine_load_async (fx->engine, NULL, grove_test_result_cb, &result);
+  grove_engine_load_finish (fx->engine, grove_test_wait_result (&result), &error);
+  g_assert_no_error (error);
+}
+
+static void
+fixture_teardown (Fixture *fx, gconstpointer data)
+{
+  g_autoptr (GPtrArray) pods = fx->engine ? grove_engine_list_pods (fx->engine, NULL) : NULL;
+
+  for (guint i = 0; pods != NULL && i < pods->len; i++)
+    {
+      g_autoptr (GAsyncResult) result = NULL;
+      g_autoptr (GError) error = NULL;
+
+      grove_engine_remove_pod_async (fx->engine, grove_pod_get_id (pods->pdata[i]), NULL,
+                                     grove_test_result_cb, &result);
+      grove_engine_remove_pod_finish (fx->engine, grove_test_wait_result (&result), &error);
+      g_assert_no_error (error);
+    }
+  g_clear_object (&fx->engine);
+  g_clear_object (&fx->store);
+  if (fx->tmpdir != NULL)
+    grove_test_remove_engine_dirs (fx->tmpdir, fx->cgroup_parent);
+  g_clear_pointer (&fx->tmpdir, g_free);
+  g_clear_pointer (&fx->cgroup_parent, g_free);
+}
+
+/* a pod named @name; @pod_linux: (nullable): the members of its `linux` object */
+static GrovePod *
+try_run_pod (Fixture *fx, const char *name, const char *pod_linux, const char *handler,
+             GError **error)
+{
+  g_autofree char *json
+      = g_strdup_printf ("{'metadata': {'name': '%s', 'namespace': 'security', 'uid': 'uid-%s'},"
+                         " 'hostname': '%s', 'linux': {%s}}",
+                         name, name, name, pod_linux != NULL ? pod_linux : "");
+  g_autoptr (JsonObject) config = parse (json);
+  g_autoptr (GAsyncResult) result = NULL;
+
+  grove_engine_run_pod_async (fx->engine, config, handler, NULL, grove_test_result_cb, &result);
+  return grove_engine_run_pod_finish (fx->engine, grove_test_wait_result (&result), error);
+}
+
+static GrovePod *
+run_pod (Fixture *fx, const char *name, const char *pod_linux, const char *handler)
+{
+  g_autoptr (GError) error = NULL;
+  GrovePod *pod = try_run_pod (fx, name, pod_linux, handler, &error);
+
+  g_assert_no_error (error);
+  return pod;
+}
+
+/* a container sleeping in @pod; @security: the members of its securityContext; @extra:
+ * (nullable): more members of its config */
+static GroveContainer *
+try_create (Fixture *fx, GrovePod *pod, const char *name, const char *image, const char *security,
+            const char *extra, GError **error)
+{
+  g_autofree char *json = g_strdup_printf (
+      "{'metadata': {'name': '%s'}, 'image': {'image': '%s'}, 'command': ['/bin/sleep', '600'],"
+      " 'logPath': '%s/%s.log', 'linux': {'securityContext': {%s}}%s%s}",
+      name, image, fx->tmpdir, name, security, extra != NULL ? ", " : "",
+      extra != NULL ? extra : "");
+  g_autoptr (JsonObject) config = parse (json);
+  g_autoptr (GAsyncResult) result = NULL;
+
+  grove_engine_create_container_async (fx->engine, grove_pod_get_id (pod), config, NULL,
+                                       grove_test_result_cb, &result);
+  return grove_engine_create_container_finish (fx->engine, grove_test_wait_result (&result), error);
+}
+
+/* created and started */
+static GroveContainer *
+run_container (Fixture *fx, GrovePod *pod, const char *name, const char *image,
+               const char *security, const char *extra)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GAsyncResult) result = NULL;
+  GroveContainer *container = try_create (fx, pod, name, image, security, extra, &error);
+
+  g_assert_no_error (error);
+  grove_engine_start_container_async (fx->engine, grove_container_get_id (container), NULL,
+                                      grove_test_result_cb, &result);
+  grove_engine_start_container_finish (fx->engine, grove_test_wait_result (&result), &error);
+  g_assert_no_error (error);
+  return container;
+}
+
+/* what `sh -c SCRIPT` prints in the container, and its exit code */
+static char *
+run_in (Fixture *fx, GroveContainer *container, const char *script, int *out_exit_code)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GroveExecResult) exec = NULL;
+  const char *argv[] = { "/bin/sh", "-c", script, NULL };
+
+  grove_engine_exec_sync_async (fx->engine, grove_container_get_id (container), argv, 20, NULL,
+                                grove_test_result_cb, &result);
+  exec = grove_engine_exec_sync_finish (fx->engine, grove_test_wait_result (&result), &error);
+  g_assert_no_error (error);
+  if (out_exit_code != NULL)
+    *out_exit_code = exec->exit_code;
+  else
+    g_assert_cmpint (exec->exit_code, ==, 0);
+  return g_strndup (g_bytes_get_data (exec->stdout_data, NULL),
+                    g_bytes_get_size (exec->stdout_data));
+}
+
+/* probe → "ok" or "errno=N", from grove-attacker run by exec */
+static GHashTable *
+probe (Fixture *fx, GroveContainer *container, const char *const *probes)
+{
+  g_autofree char *list = g_strjoinv (" ", (char **)probes);
+  /* one process each: a probe that succeeds (a new user namespace) changes what follows */
+  g_autofree char *script = g_strdup_printf ("for p in %s; do /bin/grove-attacker $p; done", list);
+  g_autofree char *output = run_in (fx, container, script, NULL);
+  g_auto (GStrv) lines = g_strsplit (output, "\n", -1);
+  GHashTable *results = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+
+  for (guint i = 0; lines[i] != NULL && lines[i][0] != '\0'; i++)
+    {
+      g_auto (GStrv) fields = g_strsplit (lines[i], " ", 2);
+
+      g_assert_cmpuint (g_strv_length (fields), ==, 2);
+      g_hash_table_insert (results, g_strdup (fields[0]), g_strdup (fields[1]));
+    }
+  g_assert_cmpuint (g_hash_table_size (results), ==, g_strv_length ((char **)probes));
+  return results;
+}
+
+static void
+assert_probe (GHashTable *results, const char *name, const char *expected)
+{
+  g_test_message ("%s: %s", name, (const char *)g_hash_table_lookup (results, name));
+  g_assert_cmpstr (g_hash_table_lookup (results, name), ==, expected);
+}
+
+/* seccomp */
+
+static void
+check_runtime_default (Fixture *fx, const char *handler)
+{
+  g_autoptr (GrovePod) pod = run_pod (fx, "confined", NULL, handler);
+  g_autoptr (GroveContainer) container
+      = run_container (fx, pod, "attacker", IMAGE,
+                       "'seccomp': {'profileType': 'RuntimeDefault'},"
+                       " 'capabilities': {" PROBE_CAPABILITIES "}",
+                       NULL);
+  g_autoptr (GHashTable) denied = probe (fx, container, denied_probes);
+  g_autoptr (GHashTable) allowed = probe (fx, container, allowed_probes);
+  g_autofree char *shell = run_in (fx, container, "echo $((6 * 7)) | cat", NULL);
+  g_autofree char *errno_perm = g_strdup_printf ("errno=%d", EPERM);
+
+  for (guint i = 0; denied_probes[i] != NULL; i++)
+    assert_probe (denied, denied_probes[i], errno_perm);
+  for (guint i = 0; allowed_probes[i] != NULL; i++)
+    assert_probe (allowed, allowed_probes[i], "ok");
+  g_assert_cmpstr (shell, ==, "42\n");
+}
+
+static void
+test_seccomp_default_runc (Fixture *fx, gconstpointer data)
+{
+  check_runtime_default (fx, "runc");
+}
+
+static void
+test_seccomp_default_crun (Fixture *fx, gconstpointer data)
+{
+  if (g_find_program_in_path ("crun") == NULL)
+    {
+      g_test_skip ("needs crun");
+      return;
+    }
+  check_runtime_default (fx, "crun");
+}
+
+/* the same calls without a filter reach the kernel, which answers for itself */
+static void
+test_seccomp_unconfined (Fixture *fx, gconstpointer data)
+{
+  g_autoptr (GrovePod) pod = run_pod (fx, "unconfined", NULL, "runc");
+  g_autoptr (GroveContainer) container = run_container (fx, pod, "attacker", IMAGE,
+                                                        "'seccomp': {'profileType': 'Unconfined'},"
+                                                        " 'capabilities': {" PROBE_CAPABILITIES "}",
+                                                        NULL);
+  g_autoptr (GHashTable) results = probe (fx, container, denied_probes);
+  g_autofree char *einval = g_strdup_printf ("errno=%d", EINVAL);
+  g_autofree char *mounts = run_in (fx, container, "grep grove-mnt /proc/mounts", NULL);
+
+  assert_probe (results, "keyctl", "ok");
+  assert_probe (results, "add_key", "ok");
+  assert_probe (results, "bpf", einval);
+  assert_probe (results, "reboot", einval);
+  assert_probe (results, "clock_settime", einval);
+  assert_probe (results, "settimeofday", einval);
+  assert_probe (results, "adjtimex", "ok");
+  assert_probe (results, "mount", "ok");
+  assert_probe (results, "unshare-user", "ok");
+  assert_probe (results, "unshare-mount", "ok");
+  assert_probe (results, "clone-user", "ok");
+  assert_probe (results, "setns", "ok");
+  /* the rest get the kernel's own answer (kexec_load may be ENOSYS, a kernel without it) */
+  for (guint i = 0; denied_probes[i] != NULL; i++)
+    g_assert_cmpstr (g_hash_table_lookup (results, denied_probes[i]), !=, "errno=1");
+  g_assert_true (g_str_has_prefix (mounts, "none /tmp/grove-mnt tmpfs"));
+}
+
+/* a Localhost profile written from @text (' for "); @out_security: the securityContext
+ * members that ask for it */
+static char *
+write_profile (Fixture *fx, const char *name, const char *text, char **out_security)
+{
+  g_autofree char *path = g_build_filename (fx->tmpdir, name, NULL);
+  g_autofree char *json = g_strdup (text);
+  g_autoptr (GError) error = NULL;
+
+  g_strdelimit (json, "'", '"');
+  g_file_set_contents (path, json, -1, &error);
+  g_assert_no_error (error);
+  *out_security
+      = g_strdup_printf ("'seccomp': {'profileType': 'Localhost', 'localhostRef': '%s'}", path);
+  return g_steal_pointer (&path);
+}
+
+static void
+test_seccomp_localhost (Fixture *fx, gconstpointer data)
+{
+  g_autofree char *security = NULL;
+  g_autofree char *profile = write_profile (
+      fx, "deny-mkdir.json",
+      "{'defaultAction': 'SCMP_ACT_ALLOW', 'syscalls': [{'names': ['mkdir', 'mkdirat'],"
+      " 'action': 'SCMP_ACT_ERRNO', 'errnoRet': 28}]}",
+      &security);
+  g_autoptr (GrovePod) pod = run_pod (fx, "localhost", NULL, "runc");
+  g_autoptr (GroveContainer) container = run_container (fx, pod, "nomkdir", IMAGE, security, NULL);
+  const char *const probes[] = { "mkdir", "mkdirat", "fork", NULL };
+  g_autoptr (GHashTable) results = probe (fx, container, probes);
+  int exit_code = 0;
+  g_autofree char *shell = run_in (fx, container, "mkdir /tmp/d 2>&1", &exit_code);
+  g_autofree char *errno_nospc = g_strdup_printf ("errno=%d", ENOSPC);
+
+  assert_probe (results, "mkdir", errno_nospc);
+  assert_probe (results, "mkdirat", errno_nospc);
+  assert_probe (results, "fork", "ok");
+  g_assert_cmpint (exit_code, !=, 0);
+  g_assert_nonnull (strstr (shell, "No space left on device"));
+}
+
+/* runc and crun would skip the unknown name: Grove refuses the profile at create */
+static void
+test_seccomp_misspelt (Fixture *fx, gconstpointer data)
+{
+  g_autofree char *security = NULL;
+  g_autofree char *profile = write_profile (
+      fx, "typo.json",
+      "{'defaultAction': 'SCMP_ACT_ALLOW', 'syscalls': [{'names': ['mkdir', 'mkdirta'],"
+      " 'action': 'SCMP_ACT_ERRNO'}]}",
+      &security);
+  g_autoptr (GrovePod) pod = run_pod (fx, "misspelt", NULL, "runc");
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GroveContainer) container
+      = try_create (fx, pod, "typo", IMAGE, security, NULL, &error);
+  g_autoptr (GPtrArray) containers = NULL;
+  GroveListFilter filter = { .pod_id = grove_pod_get_id (pod), .state = -1 };
+
+  g_assert_null (container);
+  g_assert_error (error, GROVE_ERROR, GROVE_ERROR_INVALID_ARGUMENT);
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, profile));
+  g_assert_nonnull (strstr (error->message, "unknown system call 'mkdirta'"));
+  containers = grove_engine_list_containers (fx->engine, &filter);
+  g_assert_cmpuint (containers->len, ==, 0);
+}
+
+/* capabilities, users, privileged, read-only rootfs */
+
+static guint64
+capability_mask (const int *caps, guint n)
+{
+  guint64 mask = 0;
+
+  for (guint i = 0; i < n; i++)
+    mask |= G_GUINT64_CONSTANT (1) << caps[i];
+  return mask;
+}
+
+static guint64
+cap_eff (Fixture *fx, GroveContainer *container)
+{
+  g_autofree char *line = run_in (fx, container, "grep CapEff /proc/self/status", NULL);
+
+  g_assert_true (g_str_has_prefix (line, "CapEff:"));
+  return g_ascii_strtoull (line + strlen ("CapEff:"), NULL, 16);
+}
+
+static void
+test_capabilities (Fixture *fx, gconstpointer data)
+{
+  /* containerd's default set, by number */
+  static const int defaults[] = { 0, 1, 3, 4, 5, 6, 7, 8, 10, 13, 18, 27, 29, 31 };
+  guint64 default_mask = capability_mask (defaults, G_N_ELEMENTS (defaults));
+  g_autoptr (GrovePod) pod = run_pod (fx, "caps", NULL, "runc");
+  g_autoptr (GroveContainer) plain = run_container (fx, pod, "plain", IMAGE, "", NULL);
+  g_autoptr (GroveContainer) changed = run_container (
+      fx, pod, "changed", IMAGE,
+      "'capabilities': {'addCapabilities': ['NET_ADMIN'], 'dropCapabilities': ['CHOWN']}", NULL);
+  g_autoptr (GroveContainer) none = run_container (
+      fx, pod, "none", IMAGE, "'capabilities': {'dropCapabilities': ['ALL']}", NULL);
+  g_autoptr (GroveContainer) non_root
+      = run_container (fx, pod, "nonroot", IMAGE, "'runAsUser': {'value': 1000}", NULL);
+
+  g_assert_cmphex (cap_eff (fx, plain), ==, default_mask);
+  /* NET_ADMIN is 12, CHOWN 0 */
+  g_assert_cmphex (cap_eff (fx, changed), ==,
+                   (default_mask | (G_GUINT64_CONSTANT (1) << 12)) & ~G_GUINT64_CONSTANT (1));
+  g_assert_cmphex (cap_eff (fx, none), ==, 0);
+  /* a non-root process keeps no effective capability: nothing is ambient */
+  g_assert_cmphex (cap_eff (fx, non_root), ==, 0);
+}
+
+static void
+test_users (Fixture *fx, gconstpointer data)
+{
+  g_autoptr (GrovePod) pod = run_pod (fx, "users", NULL, "runc");
+  g_autoptr (GroveContainer) merged = run_container (
+      fx, pod, "merged", IMAGE,
+      "'runAsUser': {'value': 1000}, 'runAsGroup': {'value': 3000}, 'supplementalGroups': [4000]",
+      NULL);
+  g_autoptr (GroveContainer) strict
+      = run_container (fx, pod, "strict", IMAGE,
+                       "'runAsUsername': 'app', 'supplementalGroups': [4000],"
+                       " 'supplementalGroupsPolicy': 'Strict'",
+                       NULL);
+  g_autoptr (GroveContainer) image_user = run_container (fx, pod, "image", IMAGE_AS_APP, "", NULL);
+  g_autoptr (GroveContainer) overridden
+      = run_container (fx, pod, "override", IMAGE_AS_APP, "'runAsUser': {'value': 65534}", NULL);
+  g_autofree char *id_merged = run_in (fx, merged, "id", NULL);
+  g_autofree char *id_strict = run_in (fx, strict, "id", NULL);
+  g_autofree char *id_image = run_in (fx, image_user, "id", NULL);
+  g_autofree char *id_override = run_in (fx, overridden, "id", NULL);
+
+  g_assert_cmpstr (id_merged, ==, "uid=1000(app) gid=3000 groups=2000(extra),4000\n");
+  g_assert_cmpstr (id_strict, ==, "uid=1000(app) gid=1000(app) groups=4000\n");
+  g_assert_cmpstr (id_image, ==, "uid=1000(app) gid=1000(app) groups=2000(extra)\n");
+  /* runAsUser replaces the image's USER, with that user's passwd group and no other */
+  g_assert_cmpstr (id_override, ==, "uid=65534(nobody) gid=65534(nogroup)\n");
+}
+
+static guint
+count_devices (Fixture *fx, GroveContainer *container)
+{
+  g_autofree char *count = run_in (fx, container, "ls /dev | wc -l", NULL);
+
+  return (guint)g_ascii_strtoull (count, NULL, 10);
+}
+
+static void
+test_privileged (Fixture *fx, gconstpointer data)
+{
+  g_autoptr (GrovePod) plain_pod = run_pod (fx, "plain", NULL, "runc");
+  g_autoptr (GrovePod) privileged_pod
+      = run_pod (fx, "privileged", "'securityContext': {'privileged': true}", "runc");
+  g_autoptr (GroveContainer) plain = run_container (fx, plain_pod, "plain", IMAGE, "", NULL);
+  g_autoptr (GroveContainer) privileged
+      = run_container (fx, privileged_pod, "privileged", IMAGE,
+                       "'privileged': true, 'seccomp': {'profileType': 'RuntimeDefault'}", NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GroveContainer) refused
+      = try_create (fx, plain_pod, "sneaky", IMAGE, "'privileged': true", NULL, &error);
+  const char *const probes[] = { "keyctl", NULL };
+  g_autoptr (GHashTable) results = probe (fx, privileged, probes);
+  g_autofree char *host_devices = NULL;
+  guint plain_count = count_devices (fx, plain);
+  guint privileged_count = count_devices (fx, privileged);
+
+  g_assert_error (error, GROVE_ERROR, GROVE_ERROR_PERMISSION_DENIED);
+  g_assert_null (refused);
+  g_assert_true (grove_test_run (&host_devices, "sh", "-c", "ls /dev | wc -l", NULL) == 0);
+  g_test_message ("devices: plain %u, privileged %u, host %s", plain_count, privileged_count,
+                  host_devices);
+  g_assert_cmpuint (privileged_count, >, plain_count);
+  g_assert_cmpuint (privileged_count, >=, (guint)g_ascii_strtoull (host_devices, NULL, 10) / 2);
+  /* no filter, whatever the container asked for */
+  assert_probe (results, "keyctl", "ok");
+}
+
+static void
+test_readonly_rootfs (Fixture *fx, gconstpointer data)
+{
+  g_autofree char *scratch = g_build_filename (fx->tmpdir, "scratch", NULL);
+  g_autofree char *written = g_build_filename (scratch, "written", NULL);
+  g_autofree char *mount
+      = g_strdup_printf ("'mounts': [{'containerPath': '/tmp', 'hostPath': '%s'}]", scratch);
+  g_autoptr (GrovePod) pod = run_pod (fx, "readonly", NULL, "runc");
+  g_autoptr (GroveContainer) container = NULL;
+  int exit_code = 0;
+  g_autofree char *refused = NULL;
+  g_autofree char *allowed = NULL;
+
+  /* an emptyDir-style volume: a host directory of the pod's */
+  g_assert_cmpint (g_mkdir_with_parents (scratch, 0755), ==, 0);
+  container = run_container (fx, pod, "ro", IMAGE, "'readonlyRootfs': true", mount);
+  refused = run_in (fx, container, "touch /etc/x 2>&1", &exit_code);
+  g_assert_cmpint (exit_code, !=, 0);
+  g_assert_nonnull (strstr (refused, "Read-only file system"));
+  allowed = run_in (fx, container, "echo data > /tmp/written && cat /tmp/written", NULL);
+  g_assert_cmpstr (allowed, ==, "data\n");
+  g_assert_true (g_file_test (written, G_FILE_TEST_IS_REGULAR));
+}
+
+/* sysctls */
+
+static void
+test_sysctls (Fixture *fx, gconstpointer data)
+{
+  g_autoptr (GrovePod) pod
+      = run_pod (fx, "sysctls",
+                 "'sysctls': {'net.ipv4.ip_unprivileged_port_start': '80', 'kernel.shmmni': '1234',"
+                 " 'net.core.somaxconn': '321'}",
+                 "runc");
+  g_autoptr (GroveContainer) container = run_container (fx, pod, "reader", IMAGE, "", NULL);
+  g_autofree char *values = run_in (fx, container,
+                                    "cat /proc/sys/net/ipv4/ip_unprivileged_port_start"
+                                    " /proc/sys/kernel/shmmni /proc/sys/net/core/somaxconn",
+                                    NULL);
+  g_autofree char *host = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GrovePod) refused = NULL;
+  g_autoptr (GPtrArray) pods = NULL;
+
+  g_assert_cmpstr (values, ==, "80\n1234\n321\n");
+  /* the pod's own namespaces only */
+  g_assert_true (g_file_get_contents ("/proc/sys/kernel/shmmni", &host, NULL, NULL));
+  g_assert_cmpstr (host, !=, "1234\n");
+
+  refused = try_run_pod (fx, "swappy", "'sysctls': {'vm.swappiness': '10'}", "runc", &error);
+  g_assert_null (refused);
+  g_assert_error (error, GROVE_ERROR, GROVE_ERROR_INVALID_ARGUMENT);
+  g_assert_nonnull (strstr (error->message, "sysctl vm.swappiness: not namespaced"));
+  g_clear_error (&error);
+  refused = try_run_pod (fx, "hostnet",
+                         "'sysctls': {'net.core.somaxconn': '10'}, 'securityContext':"
+                         " {'namespaceOptions': {'network': 'NODE'}}",
+                         "runc", &error);
+  g_assert_null (refused);
+  g_assert_error (error, GROVE_ERROR, GROVE_ERROR_INVALID_ARGUMENT);
+  g_assert_nonnull (strstr (error->message, "sysctl net.core.somaxconn: a pod on the host's"));
+  g_clear_error (&error);
+  /* a refused pod leaves nothing behind */
+  pods = grove_engine_list_pods (fx->engine, NULL);
+  g_assert_cmpuint (pods->len, ==, 1);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+#define ADD(name, func)                                                                            \
+  g_test_add ("/grove/security/" name, Fixture, NULL, fixture_setup, func, fixture_teardown)
+  ADD ("seccomp-default-runc", test_seccomp_default_runc);
+  ADD ("seccomp-default-crun", test_seccomp_default_crun);
+  ADD ("seccomp-unconfined", test_seccomp_unconfined);
+  ADD ("seccomp-localhost", test_seccomp_localhost);
+  ADD ("seccomp-misspelt", test_seccomp_misspelt);
+  ADD ("capabilities", test_capabilities);
+  ADD ("users", test_users);
+  ADD ("privileged", test_privileged);
+  ADD ("readonly-rootfs", test_readonly_rootfs);
+  ADD ("sysctls", test_sysctls);
+#undef ADD
+  return g_test_run ();
+}
