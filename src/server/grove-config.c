@@ -83,7 +83,8 @@ key_known (const char *group, const char *key)
   const char *const handler[] = { "path", "args", NULL };
   const char *const daemon[] = { "polkit", NULL };
   const char *const cri[]
-      = { "listen", "stream_address", "stream_port", "stream_token_lifetime", NULL };
+      = { "listen",          "stream_address", "stream_port", "stream_token_lifetime",
+          "stream_tls_cert", "stream_tls_key", NULL };
 
   if (g_str_equal (group, "daemon"))
     return g_strv_contains (daemon, key);
@@ -470,6 +471,8 @@ get_stream_listen (Loader *loader, GroveConfig *config, GError **error)
                             "%s: [cri] stream_address: '%s' is not an IP address",
                             origin_of (loader, "cri", "stream_address"), address);
       g_free (config->stream_address);
+      g_free (config->stream_tls_cert);
+      g_free (config->stream_tls_key);
       config->stream_address = g_steal_pointer (&address);
     }
   if (port != NULL)
@@ -480,6 +483,35 @@ get_stream_listen (Loader *loader, GroveConfig *config, GError **error)
                             origin_of (loader, "cri", "stream_port"), port);
       config->stream_port = (guint)number;
     }
+  return TRUE;
+}
+
+/* a certificate and its key for HTTPS: absolute paths, both or neither */
+static gboolean
+get_stream_tls (Loader *loader, GroveConfig *config, GError **error)
+{
+  const char *const keys[] = { "stream_tls_cert", "stream_tls_key" };
+  char **fields[] = { &config->stream_tls_cert, &config->stream_tls_key };
+
+  for (guint i = 0; i < G_N_ELEMENTS (keys); i++)
+    {
+      g_autofree char *value = NULL;
+
+      if (!get_string (loader, "cri", keys[i], &value, error))
+        return FALSE;
+      if (value == NULL)
+        continue;
+      if (value[0] != '\0' && !g_path_is_absolute (value))
+        return grove_throw (error, GROVE_ERROR_INVALID_ARGUMENT,
+                            "%s: [cri] %s: '%s' is not an absolute path",
+                            origin_of (loader, "cri", keys[i]), keys[i], value);
+      g_free (*fields[i]);
+      *fields[i] = value[0] != '\0' ? g_steal_pointer (&value) : NULL;
+    }
+  if ((config->stream_tls_cert == NULL) != (config->stream_tls_key == NULL))
+    return grove_throw (error, GROVE_ERROR_INVALID_ARGUMENT,
+                        "[cri] stream_tls_cert and stream_tls_key go together: %s is set alone",
+                        config->stream_tls_cert != NULL ? "stream_tls_cert" : "stream_tls_key");
   return TRUE;
 }
 
@@ -518,7 +550,8 @@ read_config (Loader *loader, GroveConfig *config, GError **error)
       || !get_path (loader, "runtime", "seccomp_profile", PATH_ABSOLUTE, &config->seccomp_profile,
                     error)
       || !get_cri_listen (loader, config, error) || !get_stream_listen (loader, config, error)
-      || !read_handlers (loader, config, error) || !get_polkit (loader, &config->polkit, error))
+      || !get_stream_tls (loader, config, error) || !read_handlers (loader, config, error)
+      || !get_polkit (loader, &config->polkit, error))
     return FALSE;
   return check_handler_ref (loader, config, "default_handler", config->default_handler, error)
          && check_handler_ref (loader, config, "trusted_handler", config->trusted_handler, error);
@@ -621,6 +654,8 @@ grove_config_free (GroveConfig *config)
   g_free (config->trusted_handler);
   g_free (config->cri_listen);
   g_free (config->stream_address);
+  g_free (config->stream_tls_cert);
+  g_free (config->stream_tls_key);
   g_clear_pointer (&config->handlers, g_ptr_array_unref);
   g_free (config);
 }

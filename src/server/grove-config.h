@@ -84,6 +84,9 @@ typedef enum
  * @stream_address: the address of the CRI streaming server (`[cri] stream_address`,
  *   default 127.0.0.1)
  * @stream_port: its port (`[cri] stream_port`, default 0: one the kernel picks)
+ * @stream_tls_cert: (nullable): a PEM certificate: the streaming server speaks HTTPS
+ *   (`[cri] stream_tls_cert`)
+ * @stream_tls_key: (nullable): its private key (`[cri] stream_tls_key`)
  * @stream_token_lifetime: seconds a streaming URL may be used in (`[cri]
  *   stream_token_lifetime`, default 60)
  * @cri_listen: (nullable): the CRI socket (`[cri] listen`): a path, "" for none, or %NULL
@@ -108,6 +111,8 @@ typedef struct
   char *stream_address;
   guint stream_port;
   guint stream_token_lifetime;
+  char *stream_tls_cert;
+  char *stream_tls_key;
 } GroveConfig;
 
 GroveConfig *grove_config_load (const char *path, GError **error);

@@ -269,6 +269,7 @@ static gboolean
 serve_cri (GroveDaemon *self, GError **error)
 {
   const char *path = cri_socket_path (self);
+  g_autoptr (GTlsCertificate) certificate = NULL;
 
   if (path == NULL)
     {
@@ -278,9 +279,18 @@ serve_cri (GroveDaemon *self, GError **error)
   self->cri_server = grove_grpc_server_new (path, error);
   if (self->cri_server == NULL)
     return FALSE;
-  self->stream_server = grove_stream_server_new (self->engine, self->config->stream_address,
-                                                 self->config->stream_port,
-                                                 self->config->stream_token_lifetime, error);
+  if (self->config->stream_tls_cert != NULL)
+    {
+      certificate = g_tls_certificate_new_from_files (self->config->stream_tls_cert,
+                                                      self->config->stream_tls_key, error);
+      if (certificate == NULL)
+        return g_prefix_error (
+                   error, "the streaming server's certificate %s: ", self->config->stream_tls_cert),
+               FALSE;
+    }
+  self->stream_server = grove_stream_server_new (
+      self->engine, self->config->stream_address, self->config->stream_port,
+      self->config->stream_token_lifetime, certificate, error);
   if (self->stream_server == NULL)
     return FALSE;
   self->cri_service = grove_cri_service_new (self->engine);

@@ -391,7 +391,7 @@ request_cb (SoupServer *server, SoupServerMessage *msg, const char *path, GHashT
 }
 
 static gboolean
-listen_on (GroveStreamServer *self, const char *address, guint port, GError **error)
+listen_on (GroveStreamServer *self, const char *address, guint port, gboolean https, GError **error)
 {
   g_autoptr (GInetAddress) inet = g_inet_address_new_from_string (address);
   g_autoptr (GSocketAddress) socket_address = NULL;
@@ -402,7 +402,8 @@ listen_on (GroveStreamServer *self, const char *address, guint port, GError **er
     return grove_throw (error, GROVE_ERROR_INVALID_ARGUMENT,
                         "the streaming server's address '%s' is not an IP address", address);
   socket_address = g_inet_socket_address_new (inet, port);
-  if (!soup_server_listen (self->server, socket_address, 0, error))
+  if (!soup_server_listen (self->server, socket_address, https ? SOUP_SERVER_LISTEN_HTTPS : 0,
+                           error))
     return g_prefix_error (error, "streaming server on %s:%u: ", address, port), FALSE;
   uris = soup_server_get_uris (self->server);
   text = g_uri_to_string (uris->data);
@@ -420,13 +421,14 @@ listen_on (GroveStreamServer *self, const char *address, guint port, GError **er
  * @address: the IP address to listen on (Grove's default: 127.0.0.1)
  * @port: the port, 0 for one the kernel picks
  * @token_lifetime_seconds: how long a URL can be used
+ * @certificate: (nullable): serve HTTPS with this certificate (and its private key)
  * @error: return location
  *
  * Returns: (transfer full) (nullable): a listening server
  */
 GroveStreamServer *
 grove_stream_server_new (GroveEngine *engine, const char *address, guint port,
-                         guint token_lifetime_seconds, GError **error)
+                         guint token_lifetime_seconds, GTlsCertificate *certificate, GError **error)
 {
   g_autoptr (GroveStreamServer) self = g_object_new (GROVE_TYPE_STREAM_SERVER, NULL);
 
@@ -435,7 +437,9 @@ grove_stream_server_new (GroveEngine *engine, const char *address, guint port,
   self->lifetime = token_lifetime_seconds;
   self->server = soup_server_new ("server-header", "grove-streaming", NULL);
   soup_server_add_handler (self->server, NULL, request_cb, self, NULL);
-  if (!listen_on (self, address, port, error))
+  if (certificate != NULL)
+    soup_server_set_tls_certificate (self->server, certificate);
+  if (!listen_on (self, address, port, certificate != NULL, error))
     return NULL;
   g_info ("streaming server at %s", self->base_url);
   return g_steal_pointer (&self);
@@ -445,7 +449,7 @@ grove_stream_server_new (GroveEngine *engine, const char *address, guint port,
  * grove_stream_server_get_base_url:
  * @self: a server
  *
- * Returns: `http://HOST:PORT`
+ * Returns: `http://HOST:PORT`, or `https://` with a certificate
  */
 const char *
 grove_stream_server_get_base_url (GroveStreamServer *self)

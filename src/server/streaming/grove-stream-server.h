@@ -12,7 +12,8 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (GroveStreamServer, grove_stream_server, GROVE, STREAM_SERVER, GObject)
 
 GroveStreamServer *grove_stream_server_new (GroveEngine *engine, const char *address, guint port,
-                                            guint token_lifetime_seconds, GError **error);
+                                            guint token_lifetime_seconds,
+                                            GTlsCertificate *certificate, GError **error);
 const char *grove_stream_server_get_base_url (GroveStreamServer *self);
 char *grove_stream_server_add (GroveStreamServer *self, const GroveStreamRequest *request);
 guint grove_stream_server_get_n_sessions (GroveStreamServer *self);
