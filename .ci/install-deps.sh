@@ -13,6 +13,7 @@ packages=(
   # tests
   ostree busybox-static umoci skopeo zstd gzip tar attr dbus-daemon
   runc crun conmon iproute2 polkitd python3-grpcio python3-grpc-tools
+  containernetworking-plugins iptables
 )
 
 missing=()

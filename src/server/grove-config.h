@@ -77,6 +77,10 @@ typedef enum
  * @trusted_handler: (`[runtime] trusted_handler`, default runc)
  * @handlers: (element-type GroveHandlerConfig): the configured handlers; runc and crun are
  *   there unless the config redefines them
+ * @cni_conf_dir: where the CNI network config is (`[network] conf_dir`, default
+ *   /etc/cni/net.d)
+ * @cni_plugin_dirs: where CNI plugins are (`[network] plugin_dirs`, ':'-separated, default
+ *   /usr/lib/cni:/opt/cni/bin)
  * @polkit: (`[daemon] polkit`, default auto)
  * @cri_listen: (nullable): the CRI socket (`[cri] listen`): a path, "" for none, or %NULL
  *   when the config does not say (groved then decides)
@@ -94,6 +98,8 @@ typedef struct
   char *default_handler;
   char *trusted_handler;
   GPtrArray *handlers;
+  char *cni_conf_dir;
+  GStrv cni_plugin_dirs;
   GroveConfigPolkit polkit;
   char *cri_listen;
 } GroveConfig;

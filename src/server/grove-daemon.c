@@ -232,6 +232,8 @@ open_engine (GroveDaemon *self, GError **error)
   options.cgroup_parent = self->config->cgroup_parent;
   options.default_handler = self->config->default_handler;
   options.trusted_handler = self->config->trusted_handler;
+  options.cni_conf_dir = self->config->cni_conf_dir;
+  options.cni_plugin_dirs = (const char *const *)self->config->cni_plugin_dirs;
   self->engine = grove_engine_new (self->store, &options, error);
   if (self->engine == NULL)
     return FALSE;
