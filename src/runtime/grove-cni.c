@@ -362,6 +362,7 @@ typedef struct
   GBytes *out;
   GBytes *err;
   GError *error;
+  gint64 started;
   gboolean done;
   gboolean timed_out;
 } PluginCall;
@@ -389,6 +390,8 @@ communicate_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   g_subprocess_communicate_finish (G_SUBPROCESS (source), result, &call->out, &call->err,
                                    &call->error);
   call->done = TRUE;
+  g_debug ("CNI plugin %s (%s, network %s) took %.1f ms", call->type, call->command, call->network,
+           (g_get_monotonic_time () - call->started) / 1000.0);
 }
 
 static gboolean
@@ -446,6 +449,7 @@ plugin_call_start (GroveCni *self, const char *type, const char *network, const 
   call->type = type;
   call->command = env->command;
   call->network = network;
+  call->started = g_get_monotonic_time ();
   g_subprocess_launcher_set_environ (launcher, environ_);
   call->process = g_subprocess_launcher_spawn (launcher, error, program, NULL);
   if (call->process == NULL)
