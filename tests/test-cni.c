@@ -98,11 +98,6 @@ write_network (Fixture *fx, const char *name, const char *extra)
 static void
 fixture_setup (Fixture *fx, gconstpointer data)
 {
-  g_autoptr (GError) error = NULL;
-  g_autofree char *store_root = NULL;
-  g_autofree char *image = NULL;
-  g_autoptr (GPtrArray) images = NULL;
-
   if (!grove_test_is_root () || g_find_program_in_path ("conmon") == NULL
       || !g_file_test ("/usr/lib/cni/bridge", G_FILE_TEST_IS_EXECUTABLE))
     {
@@ -118,39 +113,14 @@ fixture_setup (Fixture *fx, gconstpointer data)
   g_assert_cmpint (g_mkdir (fx->conf_dir, 0755), ==, 0);
   g_assert_cmpint (g_mkdir (fx->plugin_dir, 0755), ==, 0);
   write_network (fx, "10-test.conflist", NULL);
-  store_root = g_build_filename (fx->tmpdir, "store", NULL);
-  fx->store = grove_store_open (store_root, NULL, &error);
-  g_assert_no_error (error);
-  image = g_build_filename (fx->tmpdir, "busybox", NULL);
-  grove_test_mkimage ("busybox", "--format", "oci-dir", "--tag", "localhost/busybox:latest", image,
-                      NULL);
-  images = grove_store_import_image (fx->store, image, GROVE_IMAGE_FORMAT_AUTO, NULL, NULL, NULL,
-                                     NULL, &error);
-  g_assert_no_error (error);
+  fx->store = grove_test_open_store_with_busybox (fx->tmpdir);
   fx->engine = new_engine (fx);
-}
-
-static void
-remove_pod (Fixture *fx, const char *id)
-{
-  g_autoptr (GAsyncResult) result = NULL;
-  g_autoptr (GError) error = NULL;
-
-  grove_engine_remove_pod_async (fx->engine, id, NULL, grove_test_result_cb, &result);
-  g_assert_true (
-      grove_engine_remove_pod_finish (fx->engine, grove_test_wait_result (&result), &error));
-  g_assert_no_error (error);
 }
 
 static void
 fixture_teardown (Fixture *fx, gconstpointer data)
 {
-  if (fx->engine != NULL)
-    {
-      g_autoptr (GPtrArray) pods = grove_engine_list_pods (fx->engine, NULL);
-      for (guint i = 0; i < pods->len; i++)
-        remove_pod (fx, grove_pod_get_id (pods->pdata[i]));
-    }
+  grove_test_remove_all_pods (fx->engine);
   g_clear_object (&fx->engine);
   g_clear_object (&fx->store);
   grove_test_remove_engine_dirs (fx->tmpdir, fx->cgroup_parent);
@@ -185,29 +155,6 @@ run_pod_result (Fixture *fx, JsonObject *config, GError **error)
   return grove_engine_run_pod_finish (fx->engine, grove_test_wait_result (&result), error);
 }
 
-static GrovePod *
-run_pod (Fixture *fx, JsonObject *config)
-{
-  g_autoptr (GError) error = NULL;
-  GrovePod *pod = run_pod_result (fx, config, &error);
-
-  g_assert_no_error (error);
-  g_assert_cmpint (grove_pod_get_state (pod), ==, GROVE_POD_STATE_READY);
-  return pod;
-}
-
-static void
-stop_pod (Fixture *fx, const char *id)
-{
-  g_autoptr (GAsyncResult) result = NULL;
-  g_autoptr (GError) error = NULL;
-
-  grove_engine_stop_pod_async (fx->engine, id, NULL, grove_test_result_cb, &result);
-  g_assert_true (
-      grove_engine_stop_pod_finish (fx->engine, grove_test_wait_result (&result), &error));
-  g_assert_no_error (error);
-}
-
 static GroveContainer *
 start_container (Fixture *fx, GrovePod *pod, const char *name, const char *script)
 {
@@ -236,26 +183,6 @@ start_container (Fixture *fx, GrovePod *pod, const char *name, const char *scrip
 }
 
 /* runs @script in @container; its stdout, after asserting it exited 0 */
-static char *
-exec_output (Fixture *fx, GroveContainer *container, const char *script)
-{
-  g_autoptr (GAsyncResult) result = NULL;
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GroveExecResult) exec = NULL;
-  const char *argv[] = { "/bin/sh", "-c", script, NULL };
-
-  grove_engine_exec_sync_async (fx->engine, grove_container_get_id (container), argv, 20, NULL,
-                                grove_test_result_cb, &result);
-  exec = grove_engine_exec_sync_finish (fx->engine, grove_test_wait_result (&result), &error);
-  g_assert_no_error (error);
-  if (exec->exit_code != 0)
-    g_test_message ("'%s' failed: %.*s", script, (int)g_bytes_get_size (exec->stderr_data),
-                    (const char *)g_bytes_get_data (exec->stderr_data, NULL));
-  g_assert_cmpint (exec->exit_code, ==, 0);
-  return g_strndup (g_bytes_get_data (exec->stdout_data, NULL),
-                    g_bytes_get_size (exec->stdout_data));
-}
-
 static char *
 command_output (const char *first_arg, ...)
 {
@@ -354,6 +281,16 @@ assert_ip_in_subnet (Fixture *fx, GrovePod *pod)
   g_assert_true (g_str_has_prefix (ips[0], prefix));
 }
 
+static void
+warm_up (Fixture *fx, Footprint *before)
+{
+  g_autoptr (JsonObject) config = pod_config ("warm-up", NULL);
+  g_autoptr (GrovePod) pod = grove_test_run_pod (fx->engine, config, NULL);
+
+  grove_test_remove_pod (fx->engine, grove_pod_get_id (pod));
+  take_footprint (fx, before);
+}
+
 /* an HTTP GET from this (the host's) namespace to @address:@port; the answer */
 static char *
 http_get (const char *address, guint16 port)
@@ -404,8 +341,8 @@ test_two_pods (Fixture *fx, gconstpointer data)
     return;
   server_config = pod_config ("server", "\"portMappings\":[{\"protocol\":\"TCP\","
                                         "\"containerPort\":8080,\"hostPort\":18080}]");
-  server = run_pod (fx, server_config);
-  client = run_pod (fx, client_config);
+  server = grove_test_run_pod (fx->engine, server_config, NULL);
+  client = grove_test_run_pod (fx->engine, client_config, NULL);
   assert_ip_in_subnet (fx, server);
   assert_ip_in_subnet (fx, client);
   server_ips = grove_pod_get_ips (server);
@@ -417,7 +354,7 @@ test_two_pods (Fixture *fx, gconstpointer data)
   shell = start_container (fx, client, "shell", "exec sleep 600");
   get = g_strdup_printf ("wget -q -O - http://%s:8080/", server_ips[0]);
   script = g_strdup_printf (WAIT_SCRIPT, get);
-  page = exec_output (fx, shell, script);
+  page = grove_test_exec_output (fx->engine, shell, script);
   g_assert_cmpstr (page, ==, "hello-from-server\n");
 
   /* the host port, from this namespace, to the bridge's address (portmap's DNAT) */
@@ -425,7 +362,7 @@ test_two_pods (Fixture *fx, gconstpointer data)
   g_assert_nonnull (strstr (answer, "hello-from-server"));
 
   /* DNS options reach resolv.conf */
-  resolv = exec_output (fx, httpd, "cat /etc/resolv.conf");
+  resolv = grove_test_exec_output (fx->engine, httpd, "cat /etc/resolv.conf");
   g_assert_nonnull (strstr (resolv, "nameserver 10.0.0.53"));
   g_assert_nonnull (strstr (resolv, "search svc.test"));
   g_assert_nonnull (strstr (resolv, "options ndots:2"));
@@ -447,16 +384,10 @@ test_stop_detaches (Fixture *fx, gconstpointer data)
   if (fx->engine == NULL)
     return;
   /* the bridge is made by the first pod and stays: count from after it */
-  config = pod_config ("first", NULL);
-  pod = run_pod (fx, config);
-  remove_pod (fx, grove_pod_get_id (pod));
-  g_clear_object (&pod);
-  g_clear_pointer (&config, json_object_unref);
-  take_footprint (fx, &before);
-
+  warm_up (fx, &before);
   config = pod_config ("ported", "\"portMappings\":[{\"protocol\":\"UDP\","
                                  "\"containerPort\":53,\"hostPort\":10053}]");
-  pod = run_pod (fx, config);
+  pod = grove_test_run_pod (fx->engine, config, NULL);
   attachment = g_build_filename (fx->tmpdir, "state", "pods", grove_pod_get_id (pod),
                                  "network.json", NULL);
   g_file_get_contents (attachment, &text, NULL, &error);
@@ -468,7 +399,7 @@ test_stop_detaches (Fixture *fx, gconstpointer data)
   rules = command_output ("iptables-save", "-t", "nat", NULL);
   g_assert_cmpuint (count_lines (rules, "10053"), >, 0);
 
-  stop_pod (fx, grove_pod_get_id (pod));
+  grove_test_stop_pod (fx->engine, grove_pod_get_id (pod));
   stopped = grove_engine_get_pod (fx->engine, grove_pod_get_id (pod), &error);
   g_assert_no_error (error);
   ips = grove_pod_get_ips (stopped);
@@ -476,19 +407,9 @@ test_stop_detaches (Fixture *fx, gconstpointer data)
   g_assert_false (g_file_test (attachment, G_FILE_TEST_EXISTS));
   assert_footprint (fx, &before);
   /* a second stop is harmless */
-  stop_pod (fx, grove_pod_get_id (pod));
-  remove_pod (fx, grove_pod_get_id (pod));
+  grove_test_stop_pod (fx->engine, grove_pod_get_id (pod));
+  grove_test_remove_pod (fx->engine, grove_pod_get_id (pod));
   assert_footprint (fx, &before);
-}
-
-static void
-warm_up (Fixture *fx, Footprint *before)
-{
-  g_autoptr (JsonObject) config = pod_config ("warm-up", NULL);
-  g_autoptr (GrovePod) pod = run_pod (fx, config);
-
-  remove_pod (fx, grove_pod_get_id (pod));
-  take_footprint (fx, before);
 }
 
 /* 30 pods started at once, each with a host port, then removed: nothing is left */
@@ -532,7 +453,7 @@ test_many_pods (Fixture *fx, gconstpointer data)
   g_assert_cmpuint (during.netns, ==, before.netns + N_MANY);
   g_assert_cmpuint (during.rules, >, before.rules + N_MANY);
   for (guint i = 0; i < pods->len; i++)
-    remove_pod (fx, grove_pod_get_id (pods->pdata[i]));
+    grove_test_remove_pod (fx->engine, grove_pod_get_id (pods->pdata[i]));
   assert_footprint (fx, &before);
 }
 
@@ -661,7 +582,7 @@ test_status_and_host_network (Fixture *fx, gconstpointer data)
   g_assert_cmpint (unlink (conf), ==, 0);
   assert_not_ready (fx, "no network config");
   take_footprint (fx, &before);
-  isolated = run_pod (fx, isolated_config);
+  isolated = grove_test_run_pod (fx->engine, isolated_config, NULL);
   isolated_ips = grove_pod_get_ips (isolated);
   g_assert_cmpuint (g_strv_length (isolated_ips), ==, 0);
   g_assert_nonnull (grove_pod_get_netns_path (isolated));
@@ -673,12 +594,12 @@ test_status_and_host_network (Fixture *fx, gconstpointer data)
   g_assert_null (message);
   host_config = pod_config (
       "host", "\"linux\":{\"securityContext\":{\"namespaceOptions\":{\"network\":\"NODE\"}}}");
-  host = run_pod (fx, host_config);
+  host = grove_test_run_pod (fx->engine, host_config, NULL);
   host_ips = grove_pod_get_ips (host);
   g_assert_cmpuint (g_strv_length (host_ips), ==, 0);
   g_assert_null (grove_pod_get_netns_path (host));
-  remove_pod (fx, grove_pod_get_id (isolated));
-  remove_pod (fx, grove_pod_get_id (host));
+  grove_test_remove_pod (fx->engine, grove_pod_get_id (isolated));
+  grove_test_remove_pod (fx->engine, grove_pod_get_id (host));
   assert_footprint (fx, &before);
 }
 
@@ -719,7 +640,7 @@ test_recovery (Fixture *fx, gconstpointer data)
   if (fx->engine == NULL)
     return;
   warm_up (fx, &before);
-  pod = run_pod (fx, config);
+  pod = grove_test_run_pod (fx->engine, config, NULL);
   id = g_strdup (grove_pod_get_id (pod));
   ips = grove_pod_get_ips (pod);
   take_footprint (fx, &with_pod);
@@ -741,11 +662,11 @@ test_recovery (Fixture *fx, gconstpointer data)
   /* a pod whose namespace is gone still stops, and its address is freed */
   grove_netns_remove (grove_pod_get_netns_path (found), &error);
   g_assert_no_error (error);
-  stop_pod (fx, id);
+  grove_test_stop_pod (fx->engine, id);
   take_footprint (fx, &with_pod);
   g_assert_cmpuint (with_pod.addresses, ==, before.addresses);
   g_assert_cmpuint (with_pod.veths, ==, before.veths);
-  remove_pod (fx, id);
+  grove_test_remove_pod (fx->engine, id);
 }
 
 int
