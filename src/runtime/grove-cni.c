@@ -3,7 +3,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <glib-unix.h>
+#include <poll.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "grove-cni.h"
 #include "grove-netns.h"
@@ -20,7 +24,7 @@
  * An attachment is one JSON object, kept in the pod's dir: the exact ADD input (network
  * config list, container ID, netns, interface, CNI_ARGS, runtimeConfig) and the result. DEL
  * runs from it, never from whatever config is current, so portmap removes exactly the
- * rules it added. Plugins run from a worker thread, waited on in a private main context.
+ * rules it added. Plugins run from a worker thread, which does their I/O and reaps them.
  */
 
 #define LOOPBACK_TYPE "loopback"
@@ -351,59 +355,54 @@ grove_cni_check (GroveCni *self, GError **error)
 
 /* ---- running plugins ---- */
 
-/* one plugin run: its process and, when it has ended, what it wrote */
+/*
+ * One plugin run. Plugins are spawned and reaped here, in the worker thread, with poll() and
+ * waitpid() on their own PID: no GLib child watch is involved. (With GSubprocess, 30 pods
+ * attached at once under load left some waits never completing although the plugins had
+ * been reaped.)
+ */
 typedef struct
 {
   const char *type;
   const char *command;
   const char *network;
-  GSubprocess *process;
-  GSource *timeout;
-  GBytes *out;
-  GBytes *err;
-  GError *error;
+  GPid pid;
+  int fds[3]; /* stdin, stdout, stderr; -1 once closed */
+  GBytes *config;
+  gsize written;
+  GByteArray *out;
+  GByteArray *err;
   gint64 started;
-  gboolean done;
+  gint64 deadline;
+  int status;
   gboolean timed_out;
 } PluginCall;
 
 static void
+plugin_call_close (PluginCall *call, guint which)
+{
+  grove_close_fd (&call->fds[which]);
+}
+
+static void
 plugin_call_free (PluginCall *call)
 {
-  if (call->timeout != NULL)
-    g_source_destroy (call->timeout);
-  g_clear_pointer (&call->timeout, g_source_unref);
-  g_clear_object (&call->process);
-  g_clear_pointer (&call->out, g_bytes_unref);
-  g_clear_pointer (&call->err, g_bytes_unref);
-  g_clear_error (&call->error);
+  for (guint i = 0; i < 3; i++)
+    plugin_call_close (call, i);
+  /* a call is freed before it was finished only on an error path: never leave a zombie */
+  if (call->pid > 0)
+    {
+      kill (call->pid, SIGKILL);
+      while (waitpid (call->pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+    }
+  g_clear_pointer (&call->config, g_bytes_unref);
+  g_clear_pointer (&call->out, g_byte_array_unref);
+  g_clear_pointer (&call->err, g_byte_array_unref);
   g_free (call);
 }
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PluginCall, plugin_call_free)
-
-static void
-communicate_cb (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  PluginCall *call = user_data;
-
-  g_subprocess_communicate_finish (G_SUBPROCESS (source), result, &call->out, &call->err,
-                                   &call->error);
-  call->done = TRUE;
-  g_debug ("CNI plugin %s (%s, network %s) took %.1f ms", call->type, call->command, call->network,
-           (g_get_monotonic_time () - call->started) / 1000.0);
-}
-
-static gboolean
-timeout_cb (gpointer user_data)
-{
-  PluginCall *call = user_data;
-
-  call->timed_out = TRUE;
-  g_subprocess_force_exit (call->process);
-  g_clear_pointer (&call->timeout, g_source_unref);
-  return G_SOURCE_REMOVE;
-}
 
 /* what the spec puts in the environment; the rest (PATH, for iptables) is groved's own */
 typedef struct
@@ -432,53 +431,140 @@ plugin_environ (GroveCni *self, const CniEnv *env)
   return g_steal_pointer (&environ_);
 }
 
-/* starts @type with @config on stdin; its end is seen in the thread-default context */
+/* writes what is left of the config; EPIPE (the plugin closed its stdin) ends the writing */
+static void
+plugin_call_write (PluginCall *call)
+{
+  const struct timespec no_wait = { 0, 0 };
+  gsize size = 0;
+  const guint8 *data = g_bytes_get_data (call->config, &size);
+  sigset_t pipe_set;
+  sigset_t old_set;
+  ssize_t n = 0;
+
+  sigemptyset (&pipe_set);
+  sigaddset (&pipe_set, SIGPIPE);
+  pthread_sigmask (SIG_BLOCK, &pipe_set, &old_set);
+  n = write (call->fds[0], data + call->written, size - call->written);
+  if (n < 0 && errno == EPIPE && !sigismember (&old_set, SIGPIPE))
+    while (sigtimedwait (&pipe_set, NULL, &no_wait) < 0 && errno == EINTR)
+      ;
+  pthread_sigmask (SIG_SETMASK, &old_set, NULL);
+  if (n > 0)
+    call->written += (gsize)n;
+  if ((n < 0 && errno != EINTR && errno != EAGAIN) || call->written == size)
+    plugin_call_close (call, 0);
+}
+
+/* starts @type with @config to go to its stdin; plugin_call_finish() does the I/O */
 static PluginCall *
 plugin_call_start (GroveCni *self, const char *type, const char *network, const CniEnv *env,
                    GBytes *config, GError **error)
 {
   g_autoptr (PluginCall) call = g_new0 (PluginCall, 1);
-  g_autoptr (GSubprocessLauncher) launcher
-      = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE
-                                   | G_SUBPROCESS_FLAGS_STDERR_PIPE);
   g_autofree char *program = find_plugin (self, type, error);
   g_auto (GStrv) environ_ = plugin_environ (self, env);
+  char *argv[] = { program, NULL };
 
   if (program == NULL)
     return NULL;
   call->type = type;
   call->command = env->command;
   call->network = network;
+  call->config = g_bytes_ref (config);
+  call->out = g_byte_array_new ();
+  call->err = g_byte_array_new ();
   call->started = g_get_monotonic_time ();
-  g_subprocess_launcher_set_environ (launcher, environ_);
-  call->process = g_subprocess_launcher_spawn (launcher, error, program, NULL);
-  if (call->process == NULL)
+  call->deadline = call->started + (gint64)self->timeout_seconds * G_USEC_PER_SEC;
+  if (!g_spawn_async_with_pipes_and_fds (
+          NULL, (const char *const *)argv, (const char *const *)environ_,
+          G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_CLOEXEC_PIPES, NULL, NULL, -1, -1, -1, NULL, NULL, 0,
+          &call->pid, &call->fds[0], &call->fds[1], &call->fds[2], error))
     return g_prefix_error (error, "CNI plugin %s (%s, network %s): ", type, env->command, network),
            NULL;
-  call->timeout = g_timeout_source_new_seconds (self->timeout_seconds);
-  g_source_set_callback (call->timeout, timeout_cb, call, NULL);
-  g_source_attach (call->timeout, g_main_context_get_thread_default ());
-  g_subprocess_communicate_async (call->process, config, NULL, communicate_cb, call);
+  for (guint i = 0; i < 3; i++)
+    g_unix_set_fd_nonblocking (call->fds[i], TRUE, NULL);
+  /* a config fits the pipe: the plugin can run on before its call is finished */
+  plugin_call_write (call);
   return g_steal_pointer (&call);
 }
 
 static void
+plugin_call_read (PluginCall *call, guint which)
+{
+  GByteArray *into = which == 1 ? call->out : call->err;
+  guint8 buffer[16384];
+  ssize_t n = read (call->fds[which], buffer, sizeof buffer);
+
+  if (n > 0)
+    g_byte_array_append (into, buffer, (guint)n);
+  else if (n == 0 || (errno != EINTR && errno != EAGAIN))
+    plugin_call_close (call, which);
+}
+
+/* one round of poll(); FALSE when the deadline has passed */
+static gboolean
+plugin_call_pump (PluginCall *call)
+{
+  struct pollfd fds[3];
+  guint which[3];
+  nfds_t n = 0;
+  gint64 left = call->deadline - g_get_monotonic_time ();
+
+  if (left <= 0)
+    return FALSE;
+  for (guint i = 0; i < 3; i++)
+    if (call->fds[i] >= 0)
+      {
+        fds[n] = (struct pollfd){ call->fds[i], i == 0 ? POLLOUT : POLLIN, 0 };
+        which[n++] = i;
+      }
+  if (poll (fds, n, (int)MIN (left / 1000 + 1, G_MAXINT)) < 0)
+    return errno == EINTR;
+  for (nfds_t i = 0; i < n; i++)
+    {
+      if (fds[i].revents == 0)
+        continue;
+      if (which[i] == 0)
+        plugin_call_write (call);
+      else
+        plugin_call_read (call, which[i]);
+    }
+  return TRUE;
+}
+
+/* until stdout and stderr end and the plugin is reaped, or it is killed at the deadline */
+static void
 plugin_call_wait (PluginCall *call)
 {
-  while (!call->done)
-    g_main_context_iteration (g_main_context_get_thread_default (), TRUE);
-  if (call->timeout != NULL)
-    g_source_destroy (call->timeout);
-  g_clear_pointer (&call->timeout, g_source_unref);
+  int status = 0;
+  pid_t got = 0;
+
+  while ((call->fds[1] >= 0 || call->fds[2] >= 0) && !call->timed_out)
+    call->timed_out = !plugin_call_pump (call);
+  for (guint i = 0; i < 3; i++)
+    plugin_call_close (call, i);
+  while (!call->timed_out && (got = waitpid (call->pid, &status, WNOHANG)) == 0)
+    {
+      call->timed_out = g_get_monotonic_time () >= call->deadline;
+      g_usleep (1000);
+    }
+  if (call->timed_out || got < 0)
+    {
+      kill (call->pid, SIGKILL);
+      while (waitpid (call->pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    }
+  call->status = status;
+  call->pid = 0;
+  g_debug ("CNI plugin %s (%s, network %s) took %.1f ms", call->type, call->command, call->network,
+           (g_get_monotonic_time () - call->started) / 1000.0);
 }
 
 static char *
-bytes_text (GBytes *bytes)
+bytes_text (GByteArray *bytes)
 {
-  gsize size = 0;
-  const char *data = bytes != NULL ? g_bytes_get_data (bytes, &size) : NULL;
-
-  return g_strstrip (g_strndup (data != NULL ? data : "", size));
+  return g_strstrip (g_strndup (bytes->len > 0 ? (const char *)bytes->data : "", bytes->len));
 }
 
 /* the spec's error object on stdout: {"code": N, "msg": "...", "details": "..."} */
@@ -491,7 +577,7 @@ throw_plugin_error (PluginCall *call, GError **error)
   const char *msg = grove_record_string (object, "msg");
   const char *details = grove_record_string (object, "details");
   const char *said = *err != '\0' ? err : out;
-  gboolean signaled = g_subprocess_get_if_signaled (call->process);
+  gboolean signaled = WIFSIGNALED (call->status);
 
   if (msg != NULL)
     return grove_throw (
@@ -501,8 +587,7 @@ throw_plugin_error (PluginCall *call, GError **error)
   return grove_throw (error, GROVE_ERROR_FAILED, "CNI plugin %s (%s, network %s) %s %d%s%s",
                       call->type, call->command, call->network,
                       signaled ? "was killed by signal" : "exited with status",
-                      signaled ? g_subprocess_get_term_sig (call->process)
-                               : g_subprocess_get_exit_status (call->process),
+                      signaled ? WTERMSIG (call->status) : WEXITSTATUS (call->status),
                       *said != '\0' ? ": " : "", said);
 }
 
@@ -518,11 +603,7 @@ plugin_call_finish (PluginCall *call, JsonObject **out_result, GError **error)
     return grove_throw (error, GROVE_ERROR_FAILED,
                         "CNI plugin %s (%s, network %s) did not finish in time and was killed",
                         call->type, call->command, call->network);
-  if (call->error != NULL)
-    return grove_throw (error, GROVE_ERROR_FAILED, "CNI plugin %s (%s, network %s): %s", call->type,
-                        call->command, call->network, call->error->message);
-  if (!g_subprocess_get_if_exited (call->process)
-      || g_subprocess_get_exit_status (call->process) != 0)
+  if (!WIFEXITED (call->status) || WEXITSTATUS (call->status) != 0)
     return throw_plugin_error (call, error);
   out = bytes_text (call->out);
   if (out_result == NULL || *out == '\0')
@@ -626,7 +707,7 @@ add_chain (GroveCni *self, JsonObject *attachment, GError **error)
 
 /* loopback runs beside the list: it touches only lo, the list only eth0 */
 static JsonObject *
-add_in_context (GroveCni *self, JsonObject *attachment, GError **error)
+run_add (GroveCni *self, JsonObject *attachment, GError **error)
 {
   JsonObject *network = grove_record_object (attachment, "network");
   g_autoptr (GBytes) lo_config = loopback_config (network);
@@ -685,7 +766,7 @@ del_chain (GroveCni *self, JsonObject *attachment, GError **error)
 }
 
 static gboolean
-del_in_context (GroveCni *self, JsonObject *attachment, GError **error)
+run_del (GroveCni *self, JsonObject *attachment, GError **error)
 {
   const char *netns = grove_record_string (attachment, "netns");
   g_autoptr (GBytes) lo_config = loopback_config (grove_record_object (attachment, "network"));
@@ -709,31 +790,6 @@ del_in_context (GroveCni *self, JsonObject *attachment, GError **error)
       g_propagate_error (error, g_steal_pointer (&lo_error));
       return FALSE;
     }
-  return ok;
-}
-
-/* the plugins' ends are seen in a context of this thread's own */
-static JsonObject *
-run_add (GroveCni *self, JsonObject *attachment, GError **error)
-{
-  g_autoptr (GMainContext) context = g_main_context_new ();
-  JsonObject *result = NULL;
-
-  g_main_context_push_thread_default (context);
-  result = add_in_context (self, attachment, error);
-  g_main_context_pop_thread_default (context);
-  return result;
-}
-
-static gboolean
-run_del (GroveCni *self, JsonObject *attachment, GError **error)
-{
-  g_autoptr (GMainContext) context = g_main_context_new ();
-  gboolean ok = FALSE;
-
-  g_main_context_push_thread_default (context);
-  ok = del_in_context (self, attachment, error);
-  g_main_context_pop_thread_default (context);
   return ok;
 }
 
