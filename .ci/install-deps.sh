@@ -13,7 +13,7 @@ packages=(
   # tests
   ostree busybox-static umoci skopeo zstd gzip tar attr dbus-daemon
   runc crun conmon iproute2 polkitd python3-grpcio python3-grpc-tools
-  python3-websocket openssl
+  python3-websocket openssl containernetworking-plugins iptables
 )
 
 missing=()

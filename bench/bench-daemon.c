@@ -230,6 +230,9 @@ write_config (Bench *b, const char *path, GError **error)
   g_autofree char *text = g_strdup_printf ("[runtime]\n"
                                            "pause = %s\n"
                                            "cgroup_parent = %s\n"
+                                           /* no CNI config of the machine's */
+                                           "[network]\n"
+                                           "conf_dir = /nonexistent/grove-bench\n"
                                            "[handler.crun]\n"
                                            "path = %s\n"
                                            "args = crun\n",

@@ -250,3 +250,148 @@ grove_test_read_until (int fd, GString *seen, const char *expected)
       g_usleep (5000);
     }
 }
+
+/**
+ * grove_test_open_store_with_busybox:
+ * @tmpdir: the test dir: the store goes to store/, the image to busybox/
+ *
+ * Returns: (transfer full): a store holding `localhost/busybox:latest`
+ */
+GroveStore *
+grove_test_open_store_with_busybox (const char *tmpdir)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *store_root = g_build_filename (tmpdir, "store", NULL);
+  g_autofree char *image = g_build_filename (tmpdir, "busybox", NULL);
+  g_autoptr (GroveStore) store = grove_store_open (store_root, NULL, &error);
+  g_autoptr (GPtrArray) images = NULL;
+
+  g_assert_no_error (error);
+  grove_test_mkimage ("busybox", "--format", "oci-dir", "--tag", "localhost/busybox:latest", image,
+                      NULL);
+  images = grove_store_import_image (store, image, GROVE_IMAGE_FORMAT_AUTO, NULL, NULL, NULL, NULL,
+                                     &error);
+  g_assert_no_error (error);
+  return g_steal_pointer (&store);
+}
+
+/**
+ * grove_test_run_pod:
+ * @engine: the engine
+ * @config: the pod config
+ * @handler: (nullable): the runtime handler asked for
+ *
+ * Returns: (transfer full): the pod, which must be ready
+ */
+GrovePod *
+grove_test_run_pod (GroveEngine *engine, JsonObject *config, const char *handler)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GError) error = NULL;
+  GrovePod *pod;
+
+  grove_engine_run_pod_async (engine, config, handler, NULL, grove_test_result_cb, &result);
+  pod = grove_engine_run_pod_finish (engine, grove_test_wait_result (&result), &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (grove_pod_get_state (pod), ==, GROVE_POD_STATE_READY);
+  return pod;
+}
+
+/**
+ * grove_test_stop_pod:
+ * @engine: the engine
+ * @id: the pod
+ *
+ * Stops the pod; fails the test if that fails.
+ */
+void
+grove_test_stop_pod (GroveEngine *engine, const char *id)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GError) error = NULL;
+
+  grove_engine_stop_pod_async (engine, id, NULL, grove_test_result_cb, &result);
+  g_assert_true (grove_engine_stop_pod_finish (engine, grove_test_wait_result (&result), &error));
+  g_assert_no_error (error);
+}
+
+/**
+ * grove_test_remove_pod:
+ * @engine: the engine
+ * @id: the pod
+ *
+ * Removes the pod; fails the test if that fails.
+ */
+void
+grove_test_remove_pod (GroveEngine *engine, const char *id)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GError) error = NULL;
+
+  grove_engine_remove_pod_async (engine, id, NULL, grove_test_result_cb, &result);
+  g_assert_true (grove_engine_remove_pod_finish (engine, grove_test_wait_result (&result), &error));
+  g_assert_no_error (error);
+}
+
+/**
+ * grove_test_remove_all_pods:
+ * @engine: (nullable): the engine
+ *
+ * Removes every pod of @engine, as a fixture's teardown does.
+ */
+void
+grove_test_remove_all_pods (GroveEngine *engine)
+{
+  g_autoptr (GPtrArray) pods = NULL;
+
+  if (engine == NULL)
+    return;
+  pods = grove_engine_list_pods (engine, NULL);
+  for (guint i = 0; i < pods->len; i++)
+    grove_test_remove_pod (engine, grove_pod_get_id (pods->pdata[i]));
+}
+
+/**
+ * grove_test_exec_sync:
+ * @engine: the engine
+ * @container: a running container
+ * @script: a shell script, run with `/bin/sh -c`
+ * @timeout: seconds, 0 for none
+ * @error: return location
+ *
+ * Returns: (transfer full) (nullable): what the script did
+ */
+GroveExecResult *
+grove_test_exec_sync (GroveEngine *engine, GroveContainer *container, const char *script,
+                      guint timeout, GError **error)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+  const char *argv[] = { "/bin/sh", "-c", script, NULL };
+
+  grove_engine_exec_sync_async (engine, grove_container_get_id (container), argv, timeout, NULL,
+                                grove_test_result_cb, &result);
+  return grove_engine_exec_sync_finish (engine, grove_test_wait_result (&result), error);
+}
+
+/**
+ * grove_test_exec_output:
+ * @engine: the engine
+ * @container: a running container
+ * @script: a shell script, which must exit 0 within 20 seconds
+ *
+ * Returns: (transfer full): what the script wrote to stdout
+ */
+char *
+grove_test_exec_output (GroveEngine *engine, GroveContainer *container, const char *script)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GroveExecResult) result = grove_test_exec_sync (engine, container, script, 20, &error);
+
+  g_assert_no_error (error);
+  if (result->exit_code != 0)
+    g_test_message ("'%s' failed: %.*s", script, (int)g_bytes_get_size (result->stderr_data),
+                    (const char *)g_bytes_get_data (result->stderr_data, NULL));
+  g_assert_cmpint (result->exit_code, ==, 0);
+  return g_strndup (g_bytes_get_data (result->stdout_data, NULL),
+                    g_bytes_get_size (result->stdout_data));
+}

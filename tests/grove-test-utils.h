@@ -3,6 +3,8 @@
 
 #include <gio/gio.h>
 
+#include "grove-engine.h"
+
 G_BEGIN_DECLS
 
 gboolean grove_test_is_root (void);
@@ -17,5 +19,13 @@ void grove_test_result_cb (GObject *source, GAsyncResult *result, gpointer user_
 GAsyncResult *grove_test_wait_result (GAsyncResult **slot);
 void grove_test_rmdir_cgroups (const char *parent);
 void grove_test_remove_engine_dirs (const char *tmpdir, const char *cgroup_parent);
+GroveStore *grove_test_open_store_with_busybox (const char *tmpdir);
+GrovePod *grove_test_run_pod (GroveEngine *engine, JsonObject *config, const char *handler);
+void grove_test_stop_pod (GroveEngine *engine, const char *id);
+void grove_test_remove_pod (GroveEngine *engine, const char *id);
+void grove_test_remove_all_pods (GroveEngine *engine);
+GroveExecResult *grove_test_exec_sync (GroveEngine *engine, GroveContainer *container,
+                                       const char *script, guint timeout, GError **error);
+char *grove_test_exec_output (GroveEngine *engine, GroveContainer *container, const char *script);
 
 G_END_DECLS

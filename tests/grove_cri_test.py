@@ -119,7 +119,9 @@ class Daemon:
         self.address = self.bus.stdout.readline().strip()
         conf = os.path.join(tmp, "grove.conf")
         with open(conf, "w") as f:
-            f.write(f"[runtime]\ncgroup_parent = {self.cgroup_parent}\n{config}")
+            # no CNI config of the machine's: pods get loopback only
+            f.write(f"[runtime]\ncgroup_parent = {self.cgroup_parent}\n"
+                    f"[network]\nconf_dir = {tmp}/no-cni\n{config}")
         self.log = open(os.path.join(tmp, "groved.log"), "w")
         self.groved = subprocess.Popen(
             [os.path.join(BUILD, "groved"), "--config", conf, "--bus", self.address,

@@ -136,6 +136,7 @@ reached() {
 # 2: root owns the name
 if [ "$owner" = groved ]; then
   printf '[runtime]\ncgroup_parent = /grove-test-%s\n' "$$" > "$tmp/grove.conf"
+  printf '[network]\nconf_dir = %s/no-cni\n' "$tmp" >> "$tmp/grove.conf"
   "$groved" --config "$tmp/grove.conf" --bus "$bus" --root "$tmp/root" --runroot "$tmp/run" \
     --pause "$pause" > "$tmp/owner.log" 2>&1 &
 else

@@ -119,6 +119,9 @@ test_defaults (Fixture *fx, gconstpointer data)
   g_assert_null (grove_config_get_handler (config, "kata"));
   g_assert_cmpint (config->polkit, ==, GROVE_CONFIG_POLKIT_AUTO);
   g_assert_null (config->cri_listen);
+  g_assert_cmpstr (config->cni_conf_dir, ==, "/etc/cni/net.d");
+  g_assert_cmpstrv (config->cni_plugin_dirs,
+                    ((const char *const[]){ "/usr/lib/cni", "/opt/cni/bin", NULL }));
 }
 
 /* [cri] listen: a path (canonicalised), empty for no socket, never relative; later wins */
@@ -186,8 +189,14 @@ test_all_keys (Fixture *fx, gconstpointer data)
               "seccomp_profile = /etc/grove/seccomp.json\n"
               "[handler.kata]\n"
               "path = /opt/kata/bin/containerd-shim-runc\n"
-              "args = --debug;--log=/var/log/kata.log;\n");
+              "args = --debug;--log=/var/log/kata.log;\n"
+              "[network]\n"
+              "conf_dir = /etc/grove/net.d/\n"
+              "plugin_dirs = /opt/cni//bin::/usr/libexec/cni\n");
   config = load_ok (fx);
+  g_assert_cmpstr (config->cni_conf_dir, ==, "/etc/grove/net.d");
+  g_assert_cmpstrv (config->cni_plugin_dirs,
+                    ((const char *const[]){ "/opt/cni/bin", "/usr/libexec/cni", NULL }));
   g_assert_cmpstr (config->root, ==, "/srv/grove");
   g_assert_cmpstr (config->runroot, ==, "/run/g");
   g_assert_cmpstr (config->conmon, ==, "/usr/local/bin/conmon");
@@ -359,8 +368,8 @@ test_unknown_group (Fixture *fx, gconstpointer data)
 {
   g_autofree char *where = NULL;
 
-  write_conf (fx, "grove.conf", "[storage]\nroot=/ok\n\n[network]\nplugin=cni\n");
-  where = g_strdup_printf ("%s:4: [network]: unknown group", fx->main_path);
+  write_conf (fx, "grove.conf", "[storage]\nroot=/ok\n\n[networking]\nplugin=cni\n");
+  where = g_strdup_printf ("%s:4: [networking]: unknown group", fx->main_path);
   load_fails (fx, where, NULL);
 
   g_clear_pointer (&where, g_free);
@@ -386,6 +395,8 @@ test_relative_path (Fixture *fx, gconstpointer data)
       "'seccomp.json' is not an absolute path" },
     { "[runtime]\ncgroup_parent=grove\n", "2: [runtime] cgroup_parent", "'grove'" },
     { "[handler.x]\npath=bin/runc\n", "2: [handler.x] path", "'bin/runc'" },
+    { "[network]\nconf_dir=net.d\n", "2: [network] conf_dir", "'net.d'" },
+    { "[network]\nplugin_dirs=/usr/lib/cni:cni\n", "2: [network] plugin_dirs", "'cni'" },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)

@@ -105,11 +105,6 @@ new_engine (Fixture *fx)
 static void
 fixture_setup (Fixture *fx, gconstpointer data)
 {
-  g_autoptr (GError) error = NULL;
-  g_autofree char *store_root = NULL;
-  g_autofree char *image = NULL;
-  g_autoptr (GPtrArray) images = NULL;
-
   if (!grove_test_is_root () || g_find_program_in_path ("conmon") == NULL)
     {
       g_test_skip ("needs root and conmon");
@@ -117,40 +112,15 @@ fixture_setup (Fixture *fx, gconstpointer data)
     }
   fx->tmpdir = grove_test_make_tmpdir ();
   fx->cgroup_parent = g_strdup_printf ("/grove-test-%d", (int)getpid ());
-  store_root = g_build_filename (fx->tmpdir, "store", NULL);
-  fx->store = grove_store_open (store_root, NULL, &error);
-  g_assert_no_error (error);
-  image = g_build_filename (fx->tmpdir, "busybox", NULL);
-  grove_test_mkimage ("busybox", "--format", "oci-dir", "--tag", "localhost/busybox:latest", image,
-                      NULL);
-  images = grove_store_import_image (fx->store, image, GROVE_IMAGE_FORMAT_AUTO, NULL, NULL, NULL,
-                                     NULL, &error);
-  g_assert_no_error (error);
+  fx->store = grove_test_open_store_with_busybox (fx->tmpdir);
   fx->recorded = data != NULL;
   fx->engine = new_engine (fx);
 }
 
 static void
-remove_pod (Fixture *fx, const char *id)
-{
-  g_autoptr (GAsyncResult) result = NULL;
-  g_autoptr (GError) error = NULL;
-
-  grove_engine_remove_pod_async (fx->engine, id, NULL, grove_test_result_cb, &result);
-  g_assert_true (
-      grove_engine_remove_pod_finish (fx->engine, grove_test_wait_result (&result), &error));
-  g_assert_no_error (error);
-}
-
-static void
 fixture_teardown (Fixture *fx, gconstpointer data)
 {
-  if (fx->engine != NULL)
-    {
-      g_autoptr (GPtrArray) pods = grove_engine_list_pods (fx->engine, NULL);
-      for (guint i = 0; i < pods->len; i++)
-        remove_pod (fx, grove_pod_get_id (pods->pdata[i]));
-    }
+  grove_test_remove_all_pods (fx->engine);
   g_clear_object (&fx->engine);
   g_clear_object (&fx->store);
   grove_test_remove_engine_dirs (fx->tmpdir, fx->cgroup_parent);
@@ -177,20 +147,6 @@ pod_config (const char *name, const char *extra)
       "\"dnsConfig\":{\"servers\":[\"10.0.0.53\"],\"searches\":[\"svc.local\"]}%s%s}",
       name, name, name, name, extra ? "," : "", extra ? extra : "");
   return parse (json);
-}
-
-static GrovePod *
-run_pod (Fixture *fx, JsonObject *config, const char *handler)
-{
-  g_autoptr (GAsyncResult) result = NULL;
-  g_autoptr (GError) error = NULL;
-  GrovePod *pod;
-
-  grove_engine_run_pod_async (fx->engine, config, handler, NULL, grove_test_result_cb, &result);
-  pod = grove_engine_run_pod_finish (fx->engine, grove_test_wait_result (&result), &error);
-  g_assert_no_error (error);
-  g_assert_cmpint (grove_pod_get_state (pod), ==, GROVE_POD_STATE_READY);
-  return pod;
 }
 
 /* a container from busybox running `sh -c SCRIPT`, with the log under the tmpdir */
@@ -246,30 +202,6 @@ wait_exited (GroveContainer *container, guint seconds)
       g_main_context_iteration (NULL, FALSE);
       g_usleep (10000);
     }
-}
-
-static GroveExecResult *
-exec_sync (Fixture *fx, GroveContainer *container, const char *script, guint timeout,
-           GError **error)
-{
-  g_autoptr (GAsyncResult) result = NULL;
-  const char *argv[] = { "/bin/sh", "-c", script, NULL };
-
-  grove_engine_exec_sync_async (fx->engine, grove_container_get_id (container), argv, timeout, NULL,
-                                grove_test_result_cb, &result);
-  return grove_engine_exec_sync_finish (fx->engine, grove_test_wait_result (&result), error);
-}
-
-static char *
-exec_output (Fixture *fx, GroveContainer *container, const char *script)
-{
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GroveExecResult) result = exec_sync (fx, container, script, 10, &error);
-
-  g_assert_no_error (error);
-  g_assert_cmpint (result->exit_code, ==, 0);
-  return g_strndup (g_bytes_get_data (result->stdout_data, NULL),
-                    g_bytes_get_size (result->stdout_data));
 }
 
 static char *
@@ -358,7 +290,7 @@ test_pod_two_containers (Fixture *fx, gconstpointer data)
     return;
   config = pod_config ("web", "\"linux\":{\"securityContext\":{\"namespaceOptions\":"
                               "{\"pid\":\"CONTAINER\"}}}");
-  pod = run_pod (fx, config, NULL);
+  pod = grove_test_run_pod (fx->engine, config, NULL);
   web = create_container (fx, pod, "web", "echo hello; echo oops >&2; exec sleep 1000", NULL);
   job = create_container (fx, pod, "job", "echo $FOO; id -u; id -G; pwd; exit 3",
                           "\"envs\":[{\"key\":\"FOO\",\"value\":\"bar\"}],\"workingDir\":\"/tmp\","
@@ -377,15 +309,15 @@ test_pod_two_containers (Fixture *fx, gconstpointer data)
   wait_log (web, "stderr:oops\n");
 
   /* the pod's hostname and DNS, and one network namespace for all its containers */
-  hostname = exec_output (fx, web, "hostname");
+  hostname = grove_test_exec_output (fx->engine, web, "hostname");
   g_assert_cmpstr (hostname, ==, "web-host\n");
-  resolv = exec_output (fx, web, "cat /etc/resolv.conf");
+  resolv = grove_test_exec_output (fx->engine, web, "cat /etc/resolv.conf");
   g_assert_nonnull (strstr (resolv, "nameserver 10.0.0.53\n"));
   g_assert_nonnull (strstr (resolv, "search svc.local\n"));
   peer = create_container (fx, pod, "peer", "exec sleep 1000", NULL);
   start_container (fx, peer);
-  web_ns = exec_output (fx, web, "readlink /proc/self/ns/net");
-  peer_ns = exec_output (fx, peer, "readlink /proc/self/ns/net");
+  web_ns = grove_test_exec_output (fx->engine, web, "readlink /proc/self/ns/net");
+  peer_ns = grove_test_exec_output (fx->engine, peer, "readlink /proc/self/ns/net");
   g_assert_cmpstr (web_ns, ==, peer_ns);
   g_assert_cmpint (stat (grove_pod_get_netns_path (pod), &st), ==, 0);
   expected_ns = g_strdup_printf ("net:[%lu]\n", (unsigned long)st.st_ino);
@@ -434,14 +366,14 @@ test_trusted_runtime (Fixture *fx, gconstpointer data)
   default_log = g_build_filename (fx->tmpdir, "default-runtime.log", NULL);
   trusted_log = g_build_filename (fx->tmpdir, "trusted-runtime.log", NULL);
   plain_config = pod_config ("plain", NULL);
-  plain = run_pod (fx, plain_config, NULL);
+  plain = grove_test_run_pod (fx->engine, plain_config, NULL);
   g_assert_cmpstr (grove_pod_get_handler (plain), ==, "recorded");
   g_assert_false (grove_pod_get_trusted (plain));
   g_assert_true (file_contains (default_log, "type=sandbox"));
   g_assert_false (g_file_test (trusted_log, G_FILE_TEST_EXISTS));
 
   privileged_config = pod_config ("priv", "\"linux\":{\"securityContext\":{\"privileged\":true}}");
-  privileged = run_pod (fx, privileged_config, "runc");
+  privileged = grove_test_run_pod (fx->engine, privileged_config, "runc");
   g_assert_cmpstr (grove_pod_get_handler (privileged), ==, "recorded-trusted");
   g_assert_true (grove_pod_get_trusted (privileged));
   g_assert_true (file_contains (trusted_log, "type=sandbox"));
@@ -453,7 +385,7 @@ test_trusted_runtime (Fixture *fx, gconstpointer data)
 
   host_config = pod_config ("host", "\"linux\":{\"securityContext\":{\"namespaceOptions\":"
                                     "{\"network\":\"NODE\"}}}");
-  host = run_pod (fx, host_config, NULL);
+  host = grove_test_run_pod (fx->engine, host_config, NULL);
   g_assert_cmpstr (grove_pod_get_handler (host), ==, "recorded-trusted");
   g_assert_null (grove_pod_get_netns_path (host));
 }
@@ -485,12 +417,13 @@ test_stop_and_exec (Fixture *fx, gconstpointer data)
   if (fx->engine == NULL)
     return;
   config = pod_config ("stop", NULL);
-  pod = run_pod (fx, config, NULL);
+  pod = grove_test_run_pod (fx->engine, config, NULL);
   stubborn = create_container (fx, pod, "stubborn", "trap '' TERM; exec sleep 1000", NULL);
   start_container (fx, stubborn);
 
   /* exec: output, exit code, and a timeout that kills */
-  result = exec_sync (fx, stubborn, "echo out; echo err >&2; exit 4", 10, &error);
+  result
+      = grove_test_exec_sync (fx->engine, stubborn, "echo out; echo err >&2; exit 4", 10, &error);
   g_assert_no_error (error);
   g_assert_cmpint (result->exit_code, ==, 4);
   g_assert_cmpmem (g_bytes_get_data (result->stdout_data, NULL),
@@ -499,7 +432,7 @@ test_stop_and_exec (Fixture *fx, gconstpointer data)
                    g_bytes_get_size (result->stderr_data), "err\n", 4);
   g_clear_pointer (&result, grove_exec_result_free);
   start = g_get_monotonic_time ();
-  result = exec_sync (fx, stubborn, "sleep 30", 1, &error);
+  result = grove_test_exec_sync (fx->engine, stubborn, "sleep 30", 1, &error);
   g_assert_null (result);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
   g_assert_cmpint (g_get_monotonic_time () - start, <, 10 * G_USEC_PER_SEC);
@@ -515,7 +448,7 @@ test_stop_and_exec (Fixture *fx, gconstpointer data)
   g_assert_cmpint (grove_container_get_exit_code (stubborn), ==, 137);
 
   /* exec in a stopped container, start of an exited one: wrong state */
-  g_assert_null (exec_sync (fx, stubborn, "true", 1, &error));
+  g_assert_null (grove_test_exec_sync (fx->engine, stubborn, "true", 1, &error));
   g_assert_error (error, GROVE_ERROR, GROVE_ERROR_WRONG_STATE);
   g_clear_error (&error);
   stop_container (fx, stubborn, 1);
@@ -530,18 +463,6 @@ remove_container (Fixture *fx, const char *id)
   grove_engine_remove_container_async (fx->engine, id, NULL, grove_test_result_cb, &result);
   g_assert_true (
       grove_engine_remove_container_finish (fx->engine, grove_test_wait_result (&result), &error));
-  g_assert_no_error (error);
-}
-
-static void
-stop_pod (Fixture *fx, const char *id)
-{
-  g_autoptr (GAsyncResult) result = NULL;
-  g_autoptr (GError) error = NULL;
-
-  grove_engine_stop_pod_async (fx->engine, id, NULL, grove_test_result_cb, &result);
-  g_assert_true (
-      grove_engine_stop_pod_finish (fx->engine, grove_test_wait_result (&result), &error));
   g_assert_no_error (error);
 }
 
@@ -563,7 +484,7 @@ test_remove_twice (Fixture *fx, gconstpointer data)
   if (fx->engine == NULL)
     return;
   config = pod_config ("twice", NULL);
-  pod = run_pod (fx, config, NULL);
+  pod = grove_test_run_pod (fx->engine, config, NULL);
   pod_id = g_strdup (grove_pod_get_id (pod));
   netns = g_strdup (grove_pod_get_netns_path (pod));
   first = create_container (fx, pod, "first", "exec sleep 1000", NULL);
@@ -579,14 +500,14 @@ test_remove_twice (Fixture *fx, gconstpointer data)
   g_assert_error (error, GROVE_ERROR, GROVE_ERROR_NOT_FOUND);
   g_clear_error (&error);
 
-  stop_pod (fx, pod_id);
-  stop_pod (fx, pod_id);
+  grove_test_stop_pod (fx->engine, pod_id);
+  grove_test_stop_pod (fx->engine, pod_id);
   g_assert_cmpint (grove_pod_get_state (pod), ==, GROVE_POD_STATE_NOTREADY);
   g_assert_cmpint (grove_container_get_state (second), ==, GROVE_CONTAINER_STATE_EXITED);
   g_assert_false (g_file_test (netns, G_FILE_TEST_EXISTS));
 
-  remove_pod (fx, pod_id);
-  remove_pod (fx, pod_id);
+  grove_test_remove_pod (fx->engine, pod_id);
+  grove_test_remove_pod (fx->engine, pod_id);
   pod_dir = g_build_filename (fx->tmpdir, "state", "pods", pod_id, NULL);
   g_assert_false (g_file_test (pod_dir, G_FILE_TEST_EXISTS));
   g_assert_null (grove_engine_get_container (fx->engine, grove_container_get_id (second), &error));
@@ -616,7 +537,7 @@ test_recovery (Fixture *fx, gconstpointer data)
   if (fx->engine == NULL)
     return;
   config = pod_config ("survivor", NULL);
-  pod = run_pod (fx, config, NULL);
+  pod = grove_test_run_pod (fx->engine, config, NULL);
   longer = create_container (fx, pod, "long", "exec sleep 1000", NULL);
   shorter = create_container (fx, pod, "short", "sleep 2; exit 7", NULL);
   start_container (fx, longer);
@@ -649,7 +570,7 @@ test_recovery (Fixture *fx, gconstpointer data)
   g_assert_no_error (error);
   g_assert_cmpint (grove_container_get_state (found_short), ==, GROVE_CONTAINER_STATE_EXITED);
   g_assert_cmpint (grove_container_get_exit_code (found_short), ==, 7);
-  output = exec_output (fx, found_long, "echo still here");
+  output = grove_test_exec_output (fx->engine, found_long, "echo still here");
   g_assert_cmpstr (output, ==, "still here\n");
 }
 
@@ -668,7 +589,7 @@ test_crun (Fixture *fx, gconstpointer data)
       return;
     }
   config = pod_config ("crun", NULL);
-  pod = run_pod (fx, config, "crun");
+  pod = grove_test_run_pod (fx->engine, config, "crun");
   g_assert_cmpstr (grove_pod_get_handler (pod), ==, "crun");
   container = create_container (fx, pod, "hello", "echo hello from crun; exit 0", NULL);
   start_container (fx, container);
@@ -870,7 +791,7 @@ test_exec_session (Fixture *fx, gconstpointer data)
       return;
     }
   config = pod_config ("exec", NULL);
-  pod = run_pod (fx, config, data);
+  pod = grove_test_run_pod (fx->engine, config, data);
   container = create_container (fx, pod, "shell", "exec sleep 1000", NULL);
   g_assert_null (exec_start (fx, grove_container_get_id (container), &options, &error));
   g_assert_error (error, GROVE_ERROR, GROVE_ERROR_WRONG_STATE);
@@ -911,7 +832,7 @@ test_stats (Fixture *fx, gconstpointer data)
   if (fx->engine == NULL)
     return;
   config = pod_config ("stats", NULL);
-  pod = run_pod (fx, config, NULL);
+  pod = grove_test_run_pod (fx->engine, config, NULL);
   container = create_container (
       fx, pod, "busy",
       "dd if=/dev/zero of=/blob bs=1024 count=3072 2>/dev/null; mkdir /d1 /d2; "
@@ -997,7 +918,7 @@ test_update_resources (Fixture *fx, gconstpointer data)
       return;
     }
   config = pod_config ("update", NULL);
-  pod = run_pod (fx, config, data);
+  pod = grove_test_run_pod (fx->engine, config, data);
   container = create_container (fx, pod, "limited", "exec sleep 1000", NULL);
   id = grove_container_get_id (container);
   start_container (fx, container);
@@ -1122,8 +1043,8 @@ test_list_log_oom (Fixture *fx, gconstpointer data)
     return;
   config_a = pod_config ("alpha", NULL);
   config_b = pod_config ("beta", NULL);
-  a = run_pod (fx, config_a, NULL);
-  b = run_pod (fx, config_b, NULL);
+  a = grove_test_run_pod (fx->engine, config_a, NULL);
+  b = grove_test_run_pod (fx->engine, config_b, NULL);
   g_hash_table_insert (labels, "app", "beta");
   filter.labels = labels;
   listed = grove_engine_list_pods (fx->engine, &filter);

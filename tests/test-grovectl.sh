@@ -38,6 +38,8 @@ check "no groved: exit 125" 125 'echo "$err" | grep -q "not running"'
 
 conf=$tmp/grove.conf
 printf '[runtime]\ncgroup_parent = /grove-test-%s\n' "$$" > "$conf"
+# no CNI config of the machine's: pods get loopback only, nothing outside the test's reach
+printf '[network]\nconf_dir = %s/no-cni\n' "$tmp" >> "$conf"
 "$groved" --config "$conf" --bus "$bus" --root "$tmp/root" --runroot "$tmp/run" \
   --pause "$pause" 2> "$tmp/groved.log" &
 groved_pid=$!

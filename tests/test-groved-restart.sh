@@ -25,6 +25,8 @@ has_owner() {
 
 conf=$tmp/grove.conf
 printf '[runtime]\ncgroup_parent = /grove-test-%s\n' "$$" > "$conf"
+# no CNI config of the machine's: pods get loopback only, nothing outside the test's reach
+printf '[network]\nconf_dir = %s/no-cni\n' "$tmp" >> "$conf"
 
 # starts groved (logging to $1) and waits until it owns the name; exec: `$!` is groved's PID
 start_groved() {

@@ -34,6 +34,8 @@ has_owner() {
 # the config is the test's own, so nothing in /etc/grove changes what groved does
 conf=$tmp/grove.conf
 printf '[runtime]\ncgroup_parent = /grove-test-%s\n' "$$" > "$conf"
+# no CNI config of the machine's: pods get loopback only, nothing outside the test's reach
+printf '[network]\nconf_dir = %s/no-cni\n' "$tmp" >> "$conf"
 # exec: the PID `$!` gives is groved's own, not a subshell's
 run_groved() {
   exec "$groved" --config "$conf" --bus "$bus" --root "$tmp/root" --runroot "$tmp/run" \

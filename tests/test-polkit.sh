@@ -138,6 +138,7 @@ grant() {
 start_groved() {
   printf '[daemon]\npolkit = %s\n[runtime]\ncgroup_parent = /grove-test-%s\n' "$1" "$$" \
     > "$tmp/grove.conf"
+  printf '[network]\nconf_dir = %s/no-cni\n' "$tmp" >> "$tmp/grove.conf"
   "$groved" --config "$tmp/grove.conf" --bus "$bus" --root "$tmp/root" --runroot "$tmp/run" \
     --pause "$pause" 2> "$tmp/groved.log" &
   groved_pid=$!

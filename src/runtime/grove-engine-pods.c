@@ -150,6 +150,7 @@ grove_pod_cleanup_work (GroveEngine *self, GroveOciRuntime *runtime, JsonObject 
     g_warning ("deleting infra container %s: %s", id, local_error->message);
   if (!grove_store_release_rootfs (self->store, id, cancellable, error)
       || (shm != NULL && !grove_shm_unmount (shm, error))
+      || !grove_pod_network_detach (self, record, cancellable, error)
       || (netns != NULL && !grove_netns_remove (netns, error)))
     return FALSE;
   unlink (exit_path);
@@ -315,6 +316,7 @@ run_pod_steps (GroveJob *job, GCancellable *cancellable, GError **error)
     return FALSE;
   /* the network namespace comes before the sandbox, so a VM runtime sees its interfaces */
   if ((netns != NULL && !grove_netns_create (netns, error))
+      || !grove_pod_network_attach (self, job->record, cancellable, error)
       || !write_pod_files (pod_dir, job->config, netns == NULL, error)
       || (shm != NULL && !grove_shm_mount (shm, SHM_SIZE, error))
       || !start_infra (job, cancellable, error))
@@ -431,7 +433,8 @@ pick_handler (GroveEngine *self, JsonObject *config, const char *requested, gboo
  * @callback: called when the pod is ready or has failed
  * @user_data: closure
  *
- * Creates and starts a pod: its dirs and record, network namespace, hostname, hosts and
+ * Creates and starts a pod: its dirs and record, network namespace attached to the pod
+ * network through CNI (unless it uses the host's network), hostname, hosts and
  * resolv.conf, /dev/shm, and the infra container (with the pod's ID) on the chosen
  * runtime. On failure everything done so far is undone.
  */
@@ -521,7 +524,9 @@ stop_pod_work (GroveJob *job, GCancellable *cancellable, GError **error)
         return grove_throw (error, GROVE_ERROR_FAILED, "the infra container of pod %s did not stop",
                             id);
     }
-  if ((netns != NULL && !grove_netns_remove (netns, error))
+  /* DEL while the namespace is there, so the plugins find the pod's interfaces */
+  if (!grove_pod_network_detach (self, record, cancellable, error)
+      || (netns != NULL && !grove_netns_remove (netns, error))
       || (shm != NULL && !grove_shm_unmount (shm, error)))
     return FALSE;
   json_object_set_string_member (record, "state", "notready");
@@ -540,6 +545,10 @@ install_pod_record (GroveEngine *self, GroveJob *job)
                                  grove_record_string (job->record, "state"));
   json_object_set_int_member (grove_pod_get_record (pod), "infraPid",
                               grove_record_int (job->record, "infraPid", 0));
+  json_object_remove_member (grove_pod_get_record (pod), "ips");
+  if (json_object_has_member (job->record, "ips"))
+    json_object_set_member (grove_pod_get_record (pod), "ips",
+                            grove_record_copy_node (json_object_get_member (job->record, "ips")));
   g_signal_emit_by_name (self, "pod-changed", pod);
 }
 
@@ -586,8 +595,10 @@ pod_job (GroveEngine *self, const char *pod_id, GroveJobWorkFunc work, GroveJobD
  * @callback: called when done
  * @user_data: closure
  *
- * Stops every container of the pod (forcibly), then its infra container, and removes its
- * network namespace and /dev/shm. Stopping a stopped or unknown pod succeeds.
+ * Stops every container of the pod (forcibly), then its infra container, detaches it from
+ * the pod network (CNI DEL with the kept ADD input, which frees its addresses and port
+ * mappings) and removes its network namespace and /dev/shm. Stopping a stopped or unknown pod
+ * succeeds.
  */
 void
 grove_engine_stop_pod_async (GroveEngine *self, const char *pod_id, GCancellable *cancellable,

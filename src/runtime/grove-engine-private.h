@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include "grove-cni.h"
 #include "grove-engine.h"
 #include "grove-record.h"
 #include "grove-runtime-private.h"
@@ -23,6 +24,7 @@ struct _GroveEngine
   char *seccomp_origin;
   int oom_score_adj_min;
   guint64 nofile_max;
+  GroveCni *cni;          /* immutable: workers use it as it is */
   GHashTable *handlers;   /* name → GroveOciRuntime */
   GHashTable *pods;       /* id → GrovePod */
   GHashTable *containers; /* id → GroveContainer */
@@ -140,6 +142,14 @@ char *grove_container_name_key (JsonObject *pod_config, JsonObject *container_co
 gboolean grove_pod_cleanup_work (GroveEngine *self, GroveOciRuntime *runtime,
                                  JsonObject *pod_record, GCancellable *cancellable, GError **error);
 char *grove_pod_name_key (JsonObject *config);
+
+/* pod networking (grove-engine-network.c), in worker threads */
+gboolean grove_pod_network_attach (GroveEngine *self, JsonObject *record, GCancellable *cancellable,
+                                   GError **error);
+gboolean grove_pod_network_detach (GroveEngine *self, JsonObject *record, GCancellable *cancellable,
+                                   GError **error);
+void grove_engine_collect_network_garbage (GroveEngine *self, GPtrArray *pod_records,
+                                           GCancellable *cancellable);
 
 gboolean grove_engine_write_spec (GroveEngine *self, JsonObject *pod_record, const char *id,
                                   JsonObject *container_config, GroveImage *image,

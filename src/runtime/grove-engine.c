@@ -21,6 +21,9 @@
 
 G_DEFINE_TYPE (GroveEngine, grove_engine, G_TYPE_OBJECT)
 
+/* how long one CNI plugin may run (the bridge plugin takes ~90 ms here) */
+#define CNI_TIMEOUT_SECONDS 60
+
 static guint signals[N_SIGNALS];
 
 typedef struct
@@ -64,6 +67,7 @@ grove_engine_finalize (GObject *object)
     g_file_monitor_cancel (self->exit_monitor);
   g_clear_object (&self->exit_monitor);
   g_clear_object (&self->store);
+  g_clear_object (&self->cni);
   g_clear_pointer (&self->handlers, g_hash_table_unref);
   g_clear_pointer (&self->pods, g_hash_table_unref);
   g_clear_pointer (&self->containers, g_hash_table_unref);
@@ -218,6 +222,7 @@ grove_engine_new (GroveStore *store, const GroveEngineOptions *options, GError *
   self->default_handler = g_strdup (options->default_handler ? options->default_handler : "runc");
   self->trusted_handler
       = g_strdup (options->trusted_handler ? options->trusted_handler : self->default_handler);
+  self->cni = grove_cni_new (options->cni_conf_dir, options->cni_plugin_dirs, CNI_TIMEOUT_SECONDS);
   self->oom_score_adj_min = read_own_oom_score_adj ();
   self->nofile_max = getrlimit (RLIMIT_NOFILE, &nofile) == 0 ? nofile.rlim_max : 1024;
   if (!g_path_is_absolute (self->cgroup_parent))
@@ -1143,6 +1148,8 @@ load_work (GroveJob *job, GCancellable *cancellable, GError **error)
       recover_pod (job, record, cancellable);
       g_ptr_array_add (job->pod_records, json_object_ref (record));
     }
+  /* after a crash: namespaces and addresses of pods that are gone */
+  grove_engine_collect_network_garbage (self, job->pod_records, cancellable);
   job->container_records = read_records (containers_dir, "container.json");
   for (guint i = 0; i < job->container_records->len; i++)
     {

@@ -24,6 +24,10 @@ G_BEGIN_DECLS
  * @trusted_handler: the handler of privileged and host-namespace pods
  * @seccomp_profile: (nullable): the seccomp profile RuntimeDefault means (absolute); %NULL
  *   for the copy built into Grove
+ * @cni_conf_dir: (nullable): where the CNI network config is (`/etc/cni/net.d`); %NULL for
+ *   no pod network: pods then get a network namespace with loopback only
+ * @cni_plugin_dirs: (nullable): where CNI plugins are, in order; %NULL for
+ *   `/usr/lib/cni`, `/opt/cni/bin`
  *
  * How an engine is set up. Handlers are added with grove_engine_add_handler().
  */
@@ -37,6 +41,8 @@ typedef struct
   const char *default_handler;
   const char *trusted_handler;
   const char *seccomp_profile;
+  const char *cni_conf_dir;
+  const char *const *cni_plugin_dirs;
 } GroveEngineOptions;
 
 /**
@@ -142,6 +148,9 @@ GStrv grove_engine_dup_handler_names (GroveEngine *self);
 void grove_engine_load_async (GroveEngine *self, GCancellable *cancellable,
                               GAsyncReadyCallback callback, gpointer user_data);
 gboolean grove_engine_load_finish (GroveEngine *self, GAsyncResult *result, GError **error);
+
+void grove_engine_get_network_status (GroveEngine *self, gboolean *out_ready, char **out_reason,
+                                      char **out_message);
 
 gboolean grove_engine_config_is_trusted (JsonObject *config);
 void grove_engine_run_pod_async (GroveEngine *self, JsonObject *config, const char *handler,

@@ -9,7 +9,8 @@
 /*
  * A pod sandbox as the engine knows it. Everything lives in one JSON record, which is what
  * pods/<id>/pod.json holds: "id", "config" (the CRI PodSandboxConfig), "state",
- * "createdAt" (ns), "handler", "trusted", "netnsPath", "infraPid", "infraConmonPid", ...
+ * "createdAt" (ns), "handler", "trusted", "netnsPath", "ips" (from CNI), "infraPid",
+ * "infraConmonPid", ...
  * The engine is the only writer; the object the adapters see is the engine's own.
  */
 struct _GrovePod
@@ -249,6 +250,34 @@ grove_pod_get_netns_path (GrovePod *self)
 {
   g_return_val_if_fail (GROVE_IS_POD (self), NULL);
   return grove_record_string (self->record, "netnsPath");
+}
+
+/**
+ * grove_pod_get_ips:
+ * @self: a #GrovePod
+ *
+ * The pod's addresses on the pod network, as its CNI ADD result gave them (without prefix
+ * lengths), the first being the primary one. A pod on the host's network, a stopped pod
+ * and a pod without a configured network have none.
+ *
+ * Returns: (transfer full): the addresses, maybe none
+ */
+GStrv
+grove_pod_get_ips (GrovePod *self)
+{
+  JsonNode *node = NULL;
+  g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
+
+  g_return_val_if_fail (GROVE_IS_POD (self), NULL);
+  node = json_object_get_member (self->record, "ips");
+  if (node != NULL && JSON_NODE_HOLDS_ARRAY (node))
+    for (guint i = 0; i < json_array_get_length (json_node_get_array (node)); i++)
+      {
+        const char *ip = json_array_get_string_element (json_node_get_array (node), i);
+        if (ip != NULL)
+          g_strv_builder_add (builder, ip);
+      }
+  return g_strv_builder_end (builder);
 }
 
 /**

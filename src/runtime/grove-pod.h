@@ -36,6 +36,7 @@ const char *grove_pod_get_uid (GrovePod *self);
 guint grove_pod_get_attempt (GrovePod *self);
 const char *grove_pod_get_handler (GrovePod *self);
 const char *grove_pod_get_netns_path (GrovePod *self);
+GStrv grove_pod_get_ips (GrovePod *self);
 gboolean grove_pod_get_trusted (GrovePod *self);
 int grove_pod_get_infra_pid (GrovePod *self);
 const char *grove_pod_get_label (GrovePod *self, const char *key);

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "grove-cni.h"
 #include "grove-config.h"
 #include "grove-utils.h"
 
@@ -67,7 +68,8 @@ static gboolean
 group_known (const char *group)
 {
   if (g_str_equal (group, "daemon") || g_str_equal (group, "storage")
-      || g_str_equal (group, "runtime") || g_str_equal (group, "cri"))
+      || g_str_equal (group, "runtime") || g_str_equal (group, "cri")
+      || g_str_equal (group, "network"))
     return TRUE;
   return g_str_has_prefix (group, HANDLER_PREFIX)
          && handler_name_valid (group + strlen (HANDLER_PREFIX));
@@ -85,6 +87,7 @@ key_known (const char *group, const char *key)
   const char *const cri[]
       = { "listen",          "stream_address", "stream_port", "stream_token_lifetime",
           "stream_tls_cert", "stream_tls_key", NULL };
+  const char *const network[] = { "conf_dir", "plugin_dirs", NULL };
 
   if (g_str_equal (group, "daemon"))
     return g_strv_contains (daemon, key);
@@ -94,6 +97,8 @@ key_known (const char *group, const char *key)
     return g_strv_contains (runtime, key);
   if (g_str_equal (group, "cri"))
     return g_strv_contains (cri, key);
+  if (g_str_equal (group, "network"))
+    return g_strv_contains (network, key);
   return g_strv_contains (handler, key);
 }
 
@@ -133,7 +138,7 @@ scan_line (Loader *loader, const char *path, guint lineno, const char *line, cha
       if (!group_known (*group))
         return grove_throw (
             error, GROVE_ERROR_INVALID_ARGUMENT,
-            "%s:%u: [%s]: unknown group (groups are daemon, storage, runtime, cri and "
+            "%s:%u: [%s]: unknown group (groups are daemon, storage, runtime, cri, network and "
             "handler.NAME, NAME made of letters, digits, '-', '_' and '.')",
             path, lineno, *group);
       /* the key "" stands for the group itself */
@@ -536,6 +541,36 @@ get_polkit (Loader *loader, GroveConfigPolkit *out, GError **error)
                       origin_of (loader, "daemon", "polkit"), value);
 }
 
+/* like CNI_PATH: absolute directories separated by ':' */
+static gboolean
+get_plugin_dirs (Loader *loader, GroveConfig *config, GError **error)
+{
+  g_autofree char *value = NULL;
+  g_auto (GStrv) dirs = NULL;
+  g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
+
+  if (!get_string (loader, "network", "plugin_dirs", &value, error))
+    return FALSE;
+  if (value == NULL || value[0] == '\0')
+    return TRUE;
+  dirs = g_strsplit (value, ":", -1);
+  for (guint i = 0; dirs[i] != NULL; i++)
+    {
+      g_autofree char *canonical = NULL;
+      if (dirs[i][0] == '\0')
+        continue;
+      if (!g_path_is_absolute (dirs[i]))
+        return grove_throw (error, GROVE_ERROR_INVALID_ARGUMENT,
+                            "%s: [network] plugin_dirs: '%s' is not an absolute path",
+                            origin_of (loader, "network", "plugin_dirs"), dirs[i]);
+      canonical = g_canonicalize_filename (dirs[i], "/");
+      g_strv_builder_add (builder, canonical);
+    }
+  g_strfreev (config->cni_plugin_dirs);
+  config->cni_plugin_dirs = g_strv_builder_end (builder);
+  return TRUE;
+}
+
 static gboolean
 read_config (Loader *loader, GroveConfig *config, GError **error)
 {
@@ -549,9 +584,10 @@ read_config (Loader *loader, GroveConfig *config, GError **error)
       || !get_string (loader, "runtime", "trusted_handler", &config->trusted_handler, error)
       || !get_path (loader, "runtime", "seccomp_profile", PATH_ABSOLUTE, &config->seccomp_profile,
                     error)
-      || !get_cri_listen (loader, config, error) || !get_stream_listen (loader, config, error)
-      || !get_stream_tls (loader, config, error) || !read_handlers (loader, config, error)
-      || !get_polkit (loader, &config->polkit, error))
+      || !get_path (loader, "network", "conf_dir", PATH_ABSOLUTE, &config->cni_conf_dir, error)
+      || !get_plugin_dirs (loader, config, error) || !get_cri_listen (loader, config, error)
+      || !get_stream_listen (loader, config, error) || !get_stream_tls (loader, config, error)
+      || !read_handlers (loader, config, error) || !get_polkit (loader, &config->polkit, error))
     return FALSE;
   return check_handler_ref (loader, config, "default_handler", config->default_handler, error)
          && check_handler_ref (loader, config, "trusted_handler", config->trusted_handler, error);
@@ -570,6 +606,8 @@ config_new_default (void)
   config->stream_token_lifetime = 60;
   config->default_handler = g_strdup ("runc");
   config->trusted_handler = g_strdup ("runc");
+  config->cni_conf_dir = g_strdup (GROVE_CNI_DEFAULT_CONF_DIR);
+  config->cni_plugin_dirs = g_strsplit (GROVE_CNI_DEFAULT_PLUGIN_DIRS, ":", -1);
   config->handlers = g_ptr_array_new_with_free_func (handler_config_free);
   config->polkit = GROVE_CONFIG_POLKIT_AUTO;
   return config;
@@ -650,6 +688,8 @@ grove_config_free (GroveConfig *config)
   g_free (config->pause);
   g_free (config->seccomp_profile);
   g_free (config->cgroup_parent);
+  g_free (config->cni_conf_dir);
+  g_strfreev (config->cni_plugin_dirs);
   g_free (config->default_handler);
   g_free (config->trusted_handler);
   g_free (config->cri_listen);

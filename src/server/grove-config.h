@@ -80,6 +80,10 @@ typedef enum
  *   built into groved when that file is missing
  * @handlers: (element-type GroveHandlerConfig): the configured handlers; runc and crun are
  *   there unless the config redefines them
+ * @cni_conf_dir: where the CNI network config is (`[network] conf_dir`, default
+ *   /etc/cni/net.d)
+ * @cni_plugin_dirs: where CNI plugins are (`[network] plugin_dirs`, ':'-separated, default
+ *   /usr/lib/cni:/opt/cni/bin)
  * @polkit: (`[daemon] polkit`, default auto)
  * @stream_address: the address of the CRI streaming server (`[cri] stream_address`,
  *   default 127.0.0.1)
@@ -106,6 +110,8 @@ typedef struct
   char *trusted_handler;
   char *seccomp_profile;
   GPtrArray *handlers;
+  char *cni_conf_dir;
+  GStrv cni_plugin_dirs;
   GroveConfigPolkit polkit;
   char *cri_listen;
   char *stream_address;

@@ -240,6 +240,8 @@ open_engine (GroveDaemon *self, GError **error)
   if (options.seccomp_profile == NULL
       && g_file_test (GROVE_SECCOMP_DEFAULT_PATH, G_FILE_TEST_IS_REGULAR))
     options.seccomp_profile = GROVE_SECCOMP_DEFAULT_PATH;
+  options.cni_conf_dir = self->config->cni_conf_dir;
+  options.cni_plugin_dirs = (const char *const *)self->config->cni_plugin_dirs;
   self->engine = grove_engine_new (self->store, &options, error);
   if (self->engine == NULL)
     return FALSE;

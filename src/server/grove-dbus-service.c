@@ -134,6 +134,7 @@ static void
 update_pod (GroveDBusPod1 *iface, GrovePod *pod)
 {
   g_autofree char *config = config_text (grove_pod_get_config (pod));
+  g_auto (GStrv) ips = grove_pod_get_ips (pod);
 
   grove_dbus_pod1_set_version (iface, 1);
   grove_dbus_pod1_set_id (iface, grove_pod_get_id (pod));
@@ -147,6 +148,7 @@ update_pod (GroveDBusPod1 *iface, GrovePod *pod)
   grove_dbus_pod1_set_trusted (iface, grove_pod_get_trusted (pod));
   grove_dbus_pod1_set_labels (iface, labels_variant (grove_pod_get_config (pod)));
   grove_dbus_pod1_set_netns_path (iface, nonnull (grove_pod_get_netns_path (pod)));
+  grove_dbus_pod1_set_ips (iface, (const char *const *)ips);
   grove_dbus_pod1_set_config (iface, config);
 }
 

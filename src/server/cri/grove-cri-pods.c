@@ -68,6 +68,25 @@ pod_linux_status (GPtrArray *arena, JsonObject *config)
   return status;
 }
 
+/* the pod's addresses from CNI: the first is the pod IP, the others additional IPs */
+static void
+pod_ips (GPtrArray *arena, GrovePod *pod, Runtime__V1__PodSandboxNetworkStatus *network)
+{
+  g_auto (GStrv) ips = grove_pod_get_ips (pod);
+  guint n = ips != NULL ? g_strv_length (ips) : 0;
+
+  network->ip = grove_cri_arena_strdup (arena, n > 0 ? ips[0] : "");
+  network->additional_ips = grove_cri_arena_keep (arena, g_new0 (Runtime__V1__PodIP *, MAX (n, 1)));
+  for (guint i = 1; i < n; i++)
+    {
+      Runtime__V1__PodIP *ip
+          = grove_cri_arena_new (arena, Runtime__V1__PodIP, RUNTIME__V1__POD_IP__INIT);
+
+      ip->ip = grove_cri_arena_strdup (arena, ips[i]);
+      network->additional_ips[network->n_additional_ips++] = ip;
+    }
+}
+
 /**
  * grove_cri_pod_status: (skip)
  * @arena: where the message lives
@@ -90,8 +109,7 @@ grove_cri_pod_status (GPtrArray *arena, GrovePod *pod)
                       ? RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY
                       : RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_NOTREADY;
   status->created_at = grove_pod_get_created_at (pod);
-  /* without a pod network there is no pod IP yet */
-  network->ip = grove_cri_arena_strdup (arena, "");
+  pod_ips (arena, pod, network);
   status->network = network;
   status->linux = pod_linux_status (arena, config);
   status->labels

@@ -58,7 +58,7 @@ handle_version (GroveCriService *self, GroveGrpcCall *call, const ProtobufCMessa
 }
 
 static char *
-status_info (GroveCriService *self, const char *const *handlers)
+status_info (GroveCriService *self, const char *const *handlers, gboolean network_ready)
 {
   g_autoptr (JsonBuilder) builder = json_builder_new ();
 
@@ -80,7 +80,7 @@ status_info (GroveCriService *self, const char *const *handlers)
   json_builder_set_member_name (builder, "podCIDR");
   json_builder_add_string_value (builder, self->pod_cidr != NULL ? self->pod_cidr : "");
   json_builder_set_member_name (builder, "cniConfigured");
-  json_builder_add_boolean_value (builder, FALSE);
+  json_builder_add_boolean_value (builder, network_ready);
   json_builder_end_object (builder);
   return grove_cri_json_text (builder);
 }
@@ -117,14 +117,18 @@ handle_status (GroveCriService *self, GroveGrpcCall *call, const ProtobufCMessag
   Runtime__V1__RuntimeStatus status = RUNTIME__V1__RUNTIME_STATUS__INIT;
   Runtime__V1__RuntimeFeatures features = RUNTIME__V1__RUNTIME_FEATURES__INIT;
   Runtime__V1__StatusResponse response = RUNTIME__V1__STATUS_RESPONSE__INIT;
+  g_autofree char *reason = NULL;
+  g_autofree char *why = NULL;
+  gboolean ready = FALSE;
 
   runtime_ready.type = (char *)"RuntimeReady";
   runtime_ready.status = TRUE;
+  /* the CNI config dir is read again on every call: a config that appears is seen */
+  grove_engine_get_network_status (self->engine, &ready, &reason, &why);
   network_ready.type = (char *)"NetworkReady";
-  network_ready.status = FALSE;
-  network_ready.reason = (char *)"NetworkPluginNotReady";
-  network_ready.message = (char *)"no CNI network is configured: Grove does not set up pod "
-                                  "networks yet";
+  network_ready.status = ready;
+  network_ready.reason = ready ? NULL : reason;
+  network_ready.message = ready ? NULL : why;
   status.n_conditions = G_N_ELEMENTS (conditions);
   status.conditions = conditions;
   response.status = &status;
@@ -132,9 +136,9 @@ handle_status (GroveCriService *self, GroveGrpcCall *call, const ProtobufCMessag
       = status_handlers (arena, (const char *const *)names, &response.n_runtime_handlers);
   response.features = &features;
   if (request->verbose)
-    response.info
-        = grove_cri_info_map (arena, &runtime__v1__status_response__info_entry__descriptor,
-                              status_info (self, (const char *const *)names), &response.n_info);
+    response.info = grove_cri_info_map (
+        arena, &runtime__v1__status_response__info_entry__descriptor,
+        status_info (self, (const char *const *)names, ready), &response.n_info);
   grove_cri_reply (call, &response.base);
 }
 
