@@ -26,7 +26,7 @@ except ImportError:
     print("1..0 # SKIP needs python3-websocket")
     sys.exit(0)
 
-PLAN = 21
+PLAN = 23
 # seconds a streaming URL lasts here: long enough to use it, short enough to wait out
 TOKEN_LIFETIME = 3
 V4 = "v4.channel.k8s.io"
@@ -221,6 +221,24 @@ def spdy_tests(cri, pod_id, cid, tmp):
     web = created["container_id"]
     cri("RuntimeService/StartContainer", {"container_id": web})
     time.sleep(0.5)
+    created, _ = cri("RuntimeService/CreateContainer", {
+        "pod_sandbox_id": pod_id,
+        "config": base.container_config(
+            "reader", "echo ready; while read line; do echo got:$line; done; exit 9",
+            stdin=True, stdin_once=True),
+        "sandbox_config": base.pod_config(tmp, "web")})
+    reader = created["container_id"]
+    cri("RuntimeService/StartContainer", {"container_id": reader})
+    response, _ = cri("RuntimeService/Attach", {"container_id": reader, "stdin": True,
+                                                "stdout": True, "stderr": True})
+    out, err, status = spdy_client.exec_session(response["url"], stdin_bytes=b"one\ntwo\n")
+    exited = base.wait_state(cri, reader, "CONTAINER_EXITED", 10)
+    base.ok(b"got:one\ngot:two\n" in out and exited is not None
+            and exited.get("exit_code") == 9,
+            "SPDY attach: stdin reaches the container, its output comes back, and the end of "
+            "stdin ends a stdin_once container", (out, err, status, exited))
+    cri("RuntimeService/StopContainer", {"container_id": reader, "timeout": 0})
+    cri("RuntimeService/RemoveContainer", {"container_id": reader})
     response, _ = cri("RuntimeService/PortForward", {"pod_sandbox_id": pod_id, "port": [8081]})
     reply = spdy_client.port_forward(response["url"], 8081, b"GET / HTTP/1.0\r\n\r\n")
     base.ok(b"spdy-page" in reply, "SPDY port-forward: the pod's httpd answers", reply)
@@ -257,7 +275,12 @@ def goes_away_tests(cri, pod_id, tmp):
     cri("RuntimeService/RemoveContainer", {"container_id": cid})
 
 
-def load_tests(cri, cid):
+def groved_fds(daemon):
+    return len(os.listdir(f"/proc/{daemon.groved.pid}/fd"))
+
+
+def load_tests(cri, cid, daemon):
+    fds_before = groved_fds(daemon)
     before = container_pids(cid)
     results = [None] * 20
 
@@ -286,6 +309,12 @@ def load_tests(cri, cid):
     base.ok(len(started) == 1 and not container_pids(cid) - before,
             "a client that disconnects takes its exec'd process along; nothing is left",
             (started, container_pids(cid) - before))
+    deadline = time.time() + 10
+    while groved_fds(daemon) > fds_before and time.time() < deadline:
+        time.sleep(0.1)
+    base.ok(groved_fds(daemon) <= fds_before,
+            "after 21 sessions groved holds no more file descriptors than before",
+            (fds_before, groved_fds(daemon)))
 
 
 def body(daemon, api, tmp):
@@ -303,7 +332,7 @@ def body(daemon, api, tmp):
     port_forward_tests(cri, pod_id, tmp)
     spdy_tests(cri, pod_id, cid, tmp)
     goes_away_tests(cri, pod_id, tmp)
-    load_tests(cri, cid)
+    load_tests(cri, cid, daemon)
     cri("RuntimeService/StopPodSandbox", {"pod_sandbox_id": pod_id})
     _, error = cri("RuntimeService/RemovePodSandbox", {"pod_sandbox_id": pod_id})
     base.ok(error is None, "the pod goes", error)
