@@ -974,7 +974,7 @@ test_attach (Fixture *fx, gconstpointer data)
   if (fx->engine == NULL)
     return;
   config = pod_config ("attach", NULL);
-  pod = run_pod (fx, config, NULL);
+  pod = grove_test_run_pod (fx->engine, config, NULL);
   container = create_container (fx, pod, "echoer",
                                 "echo started; while read line; do echo got:$line; done",
                                 "\"stdin\": true");
