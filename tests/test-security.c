@@ -98,7 +98,7 @@ fixture_setup (Fixture *fx, gconstpointer data)
       return;
     }
   fx->tmpdir = grove_test_make_tmpdir ();
-  fx->cgroup_parent = g_strdup_printf ("/grove-test-security-%d", (int)getpid ());
+  fx->cgroup_parent = g_strdup_printf ("/grove-test-%d", (int)getpid ());
   store_root = g_build_filename (fx->tmpdir, "store", NULL);
   fx->store = grove_store_open (store_root, NULL, &error);
   g_assert_no_error (error);
