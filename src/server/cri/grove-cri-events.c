@@ -87,11 +87,20 @@ container_removed_cb (GroveEngine *engine, const char *id, GroveCriService *self
   Seen *seen = g_hash_table_lookup (self->states, id);
   g_autofree char *pod_id = NULL;
 
+  /* its last CPU reading is of no more use */
+  g_hash_table_remove (self->cpu_seen, id);
+
   if (seen == NULL)
     return;
   pod_id = g_strdup (seen->pod_id);
   g_hash_table_remove (self->states, id);
   broadcast (self, id, pod_id, RUNTIME__V1__CONTAINER_EVENT_TYPE__CONTAINER_DELETED_EVENT);
+}
+
+static void
+pod_removed_cb (GroveEngine *engine, const char *id, GroveCriService *self)
+{
+  g_hash_table_remove (self->cpu_seen, id);
 }
 
 /**
@@ -118,6 +127,7 @@ grove_cri_events_init (GroveCriService *self)
     }
   g_signal_connect_object (self->engine, "container-changed", G_CALLBACK (container_changed_cb),
                            self, 0);
+  g_signal_connect_object (self->engine, "pod-removed", G_CALLBACK (pod_removed_cb), self, 0);
   g_signal_connect_object (self->engine, "container-removed", G_CALLBACK (container_removed_cb),
                            self, 0);
 }
