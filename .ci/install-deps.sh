@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(
   # build
-  autoconf automake autopoint libtool make gcc pkg-config gettext clang-format
+  autoconf automake autopoint libtool make gcc libc6-dev pkg-config gettext clang-format
   libglib2.0-dev libglib2.0-bin libostree-dev libarchive-dev libjson-glib-dev
   libzstd-dev libseccomp-dev libssl-dev python3
   libgrpc-dev protobuf-c-compiler libprotobuf-c-dev zlib1g-dev libsoup-3.0-dev
