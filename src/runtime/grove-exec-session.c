@@ -366,24 +366,11 @@ static gboolean
 session_prepare_scratch (GroveExecSession *self, const char *bundle, const char *run_dir,
                          const GroveExecOptions *options, GError **error)
 {
-  g_autofree char *tmpl = g_build_filename (run_dir, "exec-XXXXXX", NULL);
-  g_autofree char *spec = grove_oci_exec_process_spec (bundle, options, error);
-  g_autofree char *spec_path = NULL;
-  g_autofree char *scratch_bundle = NULL;
-  g_autofree char *exit_dir = NULL;
-
-  if (spec == NULL)
+  self->scratch_dir = grove_oci_exec_scratch_new (run_dir, bundle, options, error);
+  if (self->scratch_dir == NULL)
     return FALSE;
-  if (g_mkdtemp_full (tmpl, 0700) == NULL)
-    return grove_throw_errno_code (error, errno, "creating exec scratch dir %s", tmpl);
-  self->scratch_dir = g_steal_pointer (&tmpl);
   self->bundle_dir = g_build_filename (self->scratch_dir, "bundle", NULL);
-  spec_path = g_build_filename (self->scratch_dir, "process.json", NULL);
-  scratch_bundle = g_build_filename (self->scratch_dir, "bundle", NULL);
-  exit_dir = g_build_filename (self->scratch_dir, "exit", NULL);
-  return grove_write_file_at (AT_FDCWD, spec_path, spec, strlen (spec), 0600, error)
-         && grove_mkdir_p_at (AT_FDCWD, scratch_bundle, 0700, error)
-         && grove_mkdir_p_at (AT_FDCWD, exit_dir, 0700, error);
+  return TRUE;
 }
 
 static gboolean

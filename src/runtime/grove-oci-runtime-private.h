@@ -22,5 +22,7 @@ gboolean grove_conmon_parse_sync_line (const char *line, gint64 *out_data, char 
 char *grove_conmon_failure_text (GSubprocess *conmon, GBytes *stderr_data);
 char *grove_oci_exec_process_spec (const char *bundle, const GroveExecOptions *options,
                                    GError **error);
+char *grove_oci_exec_scratch_new (const char *run_dir, const char *bundle,
+                                  const GroveExecOptions *options, GError **error);
 
 G_END_DECLS

@@ -1427,31 +1427,55 @@ exec_conmon_argv (GroveOciRuntime *self, ExecData *data)
   return argv;
 }
 
-static gboolean
-exec_prepare_tmp_dir (ExecData *data, const char *bundle, const char *run_dir,
-                      const char *const *argv, GError **error)
+/**
+ * grove_oci_exec_scratch_new:
+ * @run_dir: where the scratch dir goes
+ * @bundle: the container's bundle
+ * @options: the process to run
+ * @error: return location
+ *
+ * Makes the scratch dir of one exec through conmon: `process.json` (what `runtime exec
+ * --process` takes), `bundle/` (conmon's -b: its attach socket and fifos, which must not
+ * replace the container's own) and `exit/`. Nothing is left when it fails.
+ *
+ * Returns: (transfer full) (nullable): the scratch dir's path
+ */
+char *
+grove_oci_exec_scratch_new (const char *run_dir, const char *bundle,
+                            const GroveExecOptions *options, GError **error)
 {
-  g_autofree char *tmpl
-      = g_build_filename (run_dir != NULL ? run_dir : g_get_tmp_dir (), "exec-XXXXXX", NULL);
-  GroveExecOptions options = { .argv = argv, .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1 };
-  g_autofree char *spec = grove_oci_exec_process_spec (bundle, &options, error);
+  g_autofree char *dir = g_build_filename (run_dir, "exec-XXXXXX", NULL);
+  g_autofree char *spec = grove_oci_exec_process_spec (bundle, options, error);
   g_autofree char *spec_path = NULL;
   g_autofree char *scratch_bundle = NULL;
   g_autofree char *exit_dir = NULL;
 
   if (spec == NULL)
-    return FALSE;
-  if (g_mkdtemp_full (tmpl, 0700) == NULL)
-    return grove_throw_errno_code (error, errno, "creating exec scratch dir %s", tmpl);
-  data->tmp_dir = g_steal_pointer (&tmpl);
-  spec_path = g_build_filename (data->tmp_dir, "process.json", NULL);
-  scratch_bundle = g_build_filename (data->tmp_dir, "bundle", NULL);
-  exit_dir = g_build_filename (data->tmp_dir, "exit", NULL);
+    return NULL;
+  if (g_mkdtemp_full (dir, 0700) == NULL)
+    return grove_throw_errno_code (error, errno, "creating exec scratch dir %s", dir), NULL;
+  spec_path = g_build_filename (dir, "process.json", NULL);
+  scratch_bundle = g_build_filename (dir, "bundle", NULL);
+  exit_dir = g_build_filename (dir, "exit", NULL);
   if (!grove_write_file_at (AT_FDCWD, spec_path, spec, strlen (spec), 0600, error)
       || !grove_mkdir_p_at (AT_FDCWD, scratch_bundle, 0700, error)
       || !grove_mkdir_p_at (AT_FDCWD, exit_dir, 0700, error))
-    return FALSE;
-  return TRUE;
+    {
+      grove_rm_rf_at (AT_FDCWD, dir, NULL, NULL);
+      return NULL;
+    }
+  return g_steal_pointer (&dir);
+}
+
+static gboolean
+exec_prepare_tmp_dir (ExecData *data, const char *bundle, const char *run_dir,
+                      const char *const *argv, GError **error)
+{
+  GroveExecOptions options = { .argv = argv, .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1 };
+
+  data->tmp_dir = grove_oci_exec_scratch_new (run_dir != NULL ? run_dir : g_get_tmp_dir (), bundle,
+                                              &options, error);
+  return data->tmp_dir != NULL;
 }
 
 static GSubprocess *
