@@ -21,7 +21,7 @@ sys.path.insert(0, os.environ.get("G_TEST_SRCDIR", os.path.dirname(os.path.abspa
 import grove_cri_test as t  # noqa: E402
 from grove_cri_test import ok, Cri, Events, wait_state, pod_config, container_config  # noqa: E402,E501
 
-PLAN = 22
+PLAN = 23
 LIFE = ["CONTAINER_CREATED_EVENT", "CONTAINER_STARTED_EVENT", "CONTAINER_STOPPED_EVENT",
         "CONTAINER_DELETED_EVENT"]
 # exits 0 on SIGTERM, within a fifth of a second
@@ -150,6 +150,29 @@ def concurrent_pods(cri, tmp, socket):
     errors = [remove_pod(cri, pod_id) for pod_id in ids if pod_id]
     ok(errors == [None] * 8 and not cri("RuntimeService/ListPodSandbox", {})[0].get("items"),
        "the 8 pods removed", errors)
+
+
+def pod_burst(cri, tmp, socket, n=40):
+    """more pods at once than GTask's pool has threads: the engine's workers block on
+    runc and conmon, and must not starve GIO of the threads its own async calls need"""
+    results = [None] * n
+
+    def worker(i):
+        client = Cri(cri.api, socket)
+        results[i] = run_pod(client, tmp, f"burst{i}")
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
+    start = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    took = time.monotonic() - start
+    ids = [r[0] for r in results if r and r[0]]
+    errors = [r[1] for r in results if r and r[1]]
+    ok(len(set(ids)) == n, f"{n} RunPodSandbox calls at once: all done in {took:.1f} s", errors)
+    for pod_id in ids:
+        remove_pod(cri, pod_id)
 
 
 def deadline(cri, tmp):
@@ -291,6 +314,7 @@ def body(daemon, api, tmp):
     events = Events(api, daemon.socket)
     kubelet_sequence(cri, events, tmp)
     concurrent_pods(cri, tmp, daemon.socket)
+    pod_burst(cri, tmp, daemon.socket)
     deadline(cri, tmp)
     both_frontends(cri, daemon, tmp)
     huge_message(cri)

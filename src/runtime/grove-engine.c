@@ -23,6 +23,8 @@ G_DEFINE_TYPE (GroveEngine, grove_engine, G_TYPE_OBJECT)
 
 /* how long one CNI plugin may run (the bridge plugin takes ~90 ms here) */
 #define CNI_TIMEOUT_SECONDS 60
+/* jobs running at once; more wait their turn */
+#define GROVE_ENGINE_MAX_WORKERS 64
 
 static guint signals[N_SIGNALS];
 
@@ -56,6 +58,26 @@ persist_thread (gpointer data, gpointer user_data)
   persist_item_free (item);
 }
 
+/*
+ * Runs a job's work in one of the engine's own threads (@data: the job's GTask, taken).
+ * The work blocks on subprocesses and GIO streams, some of whose async calls (a stream's
+ * default close_async, for one) need a thread of GTask's pool: were the work itself in
+ * that pool, a burst of jobs would fill it and each would wait for a thread that never
+ * comes.
+ */
+static void
+job_thread (gpointer data, gpointer user_data)
+{
+  g_autoptr (GTask) task = data;
+  GroveJob *job = g_task_get_task_data (task);
+  GError *local_error = NULL;
+
+  if (job->work (job, g_task_get_cancellable (task), &local_error))
+    g_task_return_boolean (task, TRUE);
+  else
+    g_task_return_error (task, local_error);
+}
+
 static void
 grove_engine_finalize (GObject *object)
 {
@@ -63,6 +85,9 @@ grove_engine_finalize (GObject *object)
 
   if (self->writer != NULL)
     g_thread_pool_free (self->writer, FALSE, TRUE);
+  /* every job holds the engine, so no job is left here */
+  if (self->workers != NULL)
+    g_thread_pool_free (self->workers, FALSE, FALSE);
   if (self->exit_monitor != NULL)
     g_file_monitor_cancel (self->exit_monitor);
   g_clear_object (&self->exit_monitor);
@@ -238,6 +263,9 @@ grove_engine_new (GroveStore *store, const GroveEngineOptions *options, GError *
   g_signal_connect (self->exit_monitor, "changed", G_CALLBACK (exit_file_cb), self);
   self->writer = g_thread_pool_new (persist_thread, NULL, 1, FALSE, error);
   if (self->writer == NULL)
+    return FALSE;
+  self->workers = g_thread_pool_new (job_thread, NULL, GROVE_ENGINE_MAX_WORKERS, FALSE, error);
+  if (self->workers == NULL)
     return NULL;
   return g_steal_pointer (&self);
 }
@@ -405,17 +433,6 @@ grove_job_free (GroveJob *job)
 
 static void job_start (GroveEngine *self, GTask *outer);
 
-static void
-job_thread (GTask *task, gpointer source_object, gpointer task_data, GCancellable *cancellable)
-{
-  GroveJob *job = task_data;
-  GError *local_error = NULL;
-
-  if (job->work (job, cancellable, &local_error))
-    g_task_return_boolean (task, TRUE);
-  else
-    g_task_return_error (task, local_error);
-}
 
 static void
 job_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
@@ -458,7 +475,7 @@ job_start (GroveEngine *self, GTask *outer)
       job->record = grove_record_copy (grove_container_get_record (container));
     }
   g_task_set_task_data (inner, job, NULL);
-  g_task_run_in_thread (inner, job_thread);
+  g_thread_pool_push (self->workers, g_steal_pointer (&inner), NULL);
 }
 
 /**
