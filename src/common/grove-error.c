@@ -16,6 +16,7 @@ static const GDBusErrorEntry grove_error_entries[] = {
   { GROVE_ERROR_DIGEST_MISMATCH, "org.grove.Error.DigestMismatch" },
   { GROVE_ERROR_UNSUPPORTED, "org.grove.Error.Unsupported" },
   { GROVE_ERROR_WRONG_STATE, "org.grove.Error.WrongState" },
+  { GROVE_ERROR_UNAVAILABLE, "org.grove.Error.Unavailable" },
 };
 
 G_STATIC_ASSERT (G_N_ELEMENTS (grove_error_entries) == GROVE_ERROR_LAST);

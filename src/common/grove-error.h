@@ -20,6 +20,8 @@ G_BEGIN_DECLS
  * @GROVE_ERROR_UNSUPPORTED: valid input Grove does not handle (e.g. no image for this platform)
  * @GROVE_ERROR_WRONG_STATE: the object is not in a state that allows this (start a running
  *   container, create a container in a stopped pod)
+ * @GROVE_ERROR_UNAVAILABLE: a remote service cannot be reached or used: a registry that is
+ *   unreachable, fails the TLS handshake or stops sending
  *
  * Errors of the %GROVE_ERROR domain. Each maps to a D-Bus error name
  * `org.grove.Error.<Name>`.
@@ -36,6 +38,7 @@ typedef enum
   GROVE_ERROR_DIGEST_MISMATCH,
   GROVE_ERROR_UNSUPPORTED,
   GROVE_ERROR_WRONG_STATE,
+  GROVE_ERROR_UNAVAILABLE,
   GROVE_ERROR_LAST /*< skip >*/
 } GroveError;
 

@@ -5,6 +5,7 @@
 
 #include "grove-image-source.h"
 #include "grove-image.h"
+#include "grove-pull.h"
 
 G_BEGIN_DECLS
 
@@ -71,6 +72,17 @@ void grove_store_import_image_async (GroveStore *self, const char *path, GroveIm
                                      gpointer progress_data, GCancellable *cancellable,
                                      GAsyncReadyCallback callback, gpointer user_data);
 GPtrArray *grove_store_import_image_finish (GroveStore *self, GAsyncResult *result, GError **error);
+
+void grove_store_set_registry_config (GroveStore *self, const GroveRegistryConfig *config);
+GroveImage *grove_store_pull_image (GroveStore *self, const char *reference,
+                                    const GroveRegistryAuth *auth, GrovePullProgressFunc progress,
+                                    gpointer progress_data, GCancellable *cancellable,
+                                    GError **error);
+void grove_store_pull_image_async (GroveStore *self, const char *reference,
+                                   const GroveRegistryAuth *auth, GrovePullProgressFunc progress,
+                                   gpointer progress_data, GCancellable *cancellable,
+                                   GAsyncReadyCallback callback, gpointer user_data);
+GroveImage *grove_store_pull_image_finish (GroveStore *self, GAsyncResult *result, GError **error);
 
 GPtrArray *grove_store_list_images (GroveStore *self, GCancellable *cancellable, GError **error);
 GroveImage *grove_store_lookup_image (GroveStore *self, const char *name_or_id,
