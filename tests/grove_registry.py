@@ -22,6 +22,7 @@ From Python (run with /usr/bin/python3):
     gr.Registry(workdir, name="bearer", token=("user", "pass"), storage=reg.storage)
     reg.stop(); reg.start()                            # the same port again
     gr.StallServer()                                   # sends headers, then nothing
+    gr.CannedServer({"/v2/x/manifests/1": (200, "text/plain", b"...")})  # fixed answers
 
 Images (`build_image(workdir, KIND)` gives an OCI layout dir; push with `push(dir, dest)`):
     busybox, multilayer (3 layers), shared-a / shared-b / extra-ANYTHING (the busybox layer,
@@ -320,6 +321,37 @@ class StallServer:
         self.sock.close()
         for conn in self.conns:
             conn.close()
+
+
+class CannedServer:
+    """Answers GETs from a table: path -> (status, content type, body); 404 otherwise."""
+
+    def __init__(self, routes):
+        self.routes = routes
+        self.port = free_port()
+        self.host = f"127.0.0.1:{self.port}"
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                status, content_type, body = server.routes.get(self.path,
+                                                               (404, "text/plain", b""))
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
 
 
 def write_image(workdir, name, image, tag="latest"):

@@ -31,7 +31,7 @@ for tool in ("docker-registry", "skopeo", "htpasswd", "openssl", "ostree"):
 import grove_registry as gr  # noqa: E402
 
 TOOL = os.path.join(BUILD, "grove-store-tool")
-PLAN = 35
+PLAN = 36
 count = 0
 failed = False
 
@@ -342,6 +342,19 @@ def test_stall(env, tmp):
         stall.stop()
 
 
+def test_unsupported(env):
+    schema1 = "application/vnd.docker.distribution.manifest.v1+prettyjws"
+    body = json.dumps({"schemaVersion": 1, "name": "old", "tag": "1", "fsLayers": []}).encode()
+    canned = gr.CannedServer({"/v2/old/manifests/1": (200, schema1, body)})
+    try:
+        store = env.store()
+        r = pull(store, env.conf(insecure(canned.host)), f"{canned.host}/old:1")
+        ok(r.failed_with("org.grove.Error.Unsupported") and schema1 in r.error,
+           "schema 1 manifest: Unsupported naming the media type", r)
+    finally:
+        canned.stop()
+
+
 def test_cancel(env, reg):
     store = env.store()
     conf = env.conf(insecure(reg.host))
@@ -380,6 +393,7 @@ def main():
         test_mirror(env, reg, tmp)
         test_corrupt(env, reg, layouts)
         test_stall(env, tmp)
+        test_unsupported(env)
         test_cancel(env, reg)
         test_killed(env, reg, layouts)
     finally:
