@@ -13,7 +13,8 @@ packages=(
   # tests
   ostree busybox-static umoci skopeo zstd gzip tar attr dbus-daemon
   runc crun conmon iproute2 polkitd python3-grpcio python3-grpc-tools
-  python3-websocket openssl containernetworking-plugins iptables
+  python3-websocket openssl containernetworking-plugins iptables docker-registry
+  apache2-utils
 )
 
 missing=()

@@ -276,6 +276,69 @@ grove_test_open_store_with_busybox (const char *tmpdir)
 }
 
 /**
+ * grove_test_new_engine:
+ * @store: the store
+ * @tmpdir: the test dir: state goes to state/, run dirs to run/
+ * @cgroup_parent: the pods' cgroup parent
+ *
+ * Returns: (transfer full): a loaded engine with runc as its only handler
+ */
+GroveEngine *
+grove_test_new_engine (GroveStore *store, const char *tmpdir, const char *cgroup_parent)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *root = g_build_filename (tmpdir, "state", NULL);
+  g_autofree char *runroot = g_build_filename (tmpdir, "run", NULL);
+  g_autofree char *pause = g_test_build_filename (G_TEST_BUILT, "..", "grove-pause", NULL);
+  g_autoptr (GroveEngine) engine = NULL;
+  g_autoptr (GAsyncResult) result = NULL;
+  GroveEngineOptions options = { 0 };
+
+  options.root = root;
+  options.runroot = runroot;
+  options.pause_path = pause;
+  options.cgroup_parent = cgroup_parent;
+  options.default_handler = "runc";
+  options.trusted_handler = "runc";
+  engine = grove_engine_new (store, &options, &error);
+  g_assert_no_error (error);
+  grove_engine_add_handler (engine, "runc", (const char *const[]){ "runc", NULL }, &error);
+  g_assert_no_error (error);
+  grove_engine_load_async (engine, NULL, grove_test_result_cb, &result);
+  grove_engine_load_finish (engine, grove_test_wait_result (&result), &error);
+  g_assert_no_error (error);
+  return g_steal_pointer (&engine);
+}
+
+/**
+ * grove_test_start_container:
+ * @engine: the engine
+ * @pod_id: a ready pod
+ * @config: the container config
+ *
+ * Returns: (transfer full): the container, created and started
+ */
+GroveContainer *
+grove_test_start_container (GroveEngine *engine, const char *pod_id, JsonObject *config)
+{
+  g_autoptr (GAsyncResult) created = NULL;
+  g_autoptr (GAsyncResult) started = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GroveContainer) container = NULL;
+
+  grove_engine_create_container_async (engine, pod_id, config, NULL, grove_test_result_cb,
+                                       &created);
+  container
+      = grove_engine_create_container_finish (engine, grove_test_wait_result (&created), &error);
+  g_assert_no_error (error);
+  grove_engine_start_container_async (engine, grove_container_get_id (container), NULL,
+                                      grove_test_result_cb, &started);
+  grove_engine_start_container_finish (engine, grove_test_wait_result (&started), &error);
+  g_assert_no_error (error);
+  return g_steal_pointer (&container);
+}
+
+/**
  * grove_test_run_pod:
  * @engine: the engine
  * @config: the pod config

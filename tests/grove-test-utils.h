@@ -20,6 +20,10 @@ GAsyncResult *grove_test_wait_result (GAsyncResult **slot);
 void grove_test_rmdir_cgroups (const char *parent);
 void grove_test_remove_engine_dirs (const char *tmpdir, const char *cgroup_parent);
 GroveStore *grove_test_open_store_with_busybox (const char *tmpdir);
+GroveEngine *grove_test_new_engine (GroveStore *store, const char *tmpdir,
+                                    const char *cgroup_parent);
+GroveContainer *grove_test_start_container (GroveEngine *engine, const char *pod_id,
+                                            JsonObject *config);
 GrovePod *grove_test_run_pod (GroveEngine *engine, JsonObject *config, const char *handler);
 void grove_test_stop_pod (GroveEngine *engine, const char *id);
 void grove_test_remove_pod (GroveEngine *engine, const char *id);

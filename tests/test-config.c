@@ -450,6 +450,58 @@ test_bad_handler (Fixture *fx, gconstpointer data)
   load_fails (fx, where, NULL);
 }
 
+static void
+test_registries (Fixture *fx, gconstpointer data)
+{
+  g_autoptr (GroveConfig) config = NULL;
+  const GroveRegistryHostConfig *host = NULL;
+  g_autofree char *path = NULL;
+
+  write_conf (fx, "grove.conf", "# nothing set\n");
+  config = load_ok (fx);
+  g_assert_null (config->registries->default_registry);
+  g_assert_null (config->registries->auth_file);
+  g_assert_cmpuint (config->registries->stall_timeout, ==, GROVE_REGISTRY_DEFAULT_STALL_TIMEOUT);
+  g_assert_cmpuint (config->registries->max_concurrent_downloads, ==, 3);
+  g_assert_cmpuint (config->registries->hosts->len, ==, 0);
+  g_clear_pointer (&config, grove_config_free);
+
+  write_conf (fx, "grove.conf",
+              "[registries]\ndefault_registry = registry.example:5000\n"
+              "auth_file = /etc/grove//auth.json\nstall_timeout = 7\n"
+              "max_concurrent_downloads = 5\n"
+              "[registry.registry.example:5000]\ninsecure = true\nca_file = /etc/ca.pem\n"
+              "mirrors = mirror-a:5001; mirror-b\n"
+              "[registry.docker.io]\nmirrors = localhost:5000\n");
+  config = load_ok (fx);
+  g_assert_cmpstr (config->registries->default_registry, ==, "registry.example:5000");
+  g_assert_cmpstr (config->registries->auth_file, ==, "/etc/grove/auth.json");
+  g_assert_cmpuint (config->registries->stall_timeout, ==, 7);
+  g_assert_cmpuint (config->registries->max_concurrent_downloads, ==, 5);
+  host = grove_registry_config_get_host (config->registries, "registry.example:5000");
+  g_assert_nonnull (host);
+  g_assert_true (host->insecure);
+  g_assert_cmpstr (host->ca_file, ==, "/etc/ca.pem");
+  g_assert_cmpstrv (host->mirrors, ((const char *const[]){ "mirror-a:5001", "mirror-b", NULL }));
+  host = grove_registry_config_get_host (config->registries, "docker.io");
+  g_assert_nonnull (host);
+  g_assert_false (host->insecure);
+  g_assert_null (host->ca_file);
+
+  path = write_conf_path (fx, "grove.conf.d/10-bad.conf", "[registry.docker.io]\nsecure = no\n");
+  load_fails (fx, path, "[registry.docker.io] secure: unknown key", NULL);
+  write_conf (fx, "grove.conf.d/10-bad.conf", "[registry.bad host]\ninsecure = true\n");
+  load_fails (fx, "[registry.bad host]: unknown group", NULL);
+  write_conf (fx, "grove.conf.d/10-bad.conf", "[registries]\nstall_timeout = 0\n");
+  load_fails (fx, "[registries] stall_timeout: '0' is not 1 to 3600", NULL);
+  write_conf (fx, "grove.conf.d/10-bad.conf", "[registry.a]\ninsecure = yes\n");
+  load_fails (fx, "[registry.a] insecure: 'yes' is neither true nor false", NULL);
+  write_conf (fx, "grove.conf.d/10-bad.conf", "[registry.a]\nmirrors = ok:1;bad/path\n");
+  load_fails (fx, "[registry.a] mirrors: 'bad/path' is not HOST or HOST:PORT", NULL);
+  write_conf (fx, "grove.conf.d/10-bad.conf", "[registries]\nauth_file = auth.json\n");
+  load_fails (fx, "[registries] auth_file: 'auth.json' is not an absolute path", NULL);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -469,6 +521,7 @@ main (int argc, char **argv)
   ADD ("/grove/config/bad-handler", test_bad_handler);
   ADD ("/grove/config/polkit", test_polkit);
   ADD ("/grove/config/cri-listen", test_cri_listen);
+  ADD ("/grove/config/registries", test_registries);
 #undef ADD
   return g_test_run ();
 }

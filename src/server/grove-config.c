@@ -21,6 +21,7 @@
 
 #define MAX_CONFIG_SIZE (1024 * 1024)
 #define HANDLER_PREFIX "handler."
+#define REGISTRY_PREFIX "registry."
 
 typedef struct
 {
@@ -64,13 +65,30 @@ handler_name_valid (const char *name)
   return TRUE;
 }
 
+/* "host" or "host:port", as the domain of an image reference */
+static gboolean
+registry_host_valid (const char *host)
+{
+  const char *colon = strrchr (host, ':');
+  guint64 port = 0;
+
+  if (host[0] == '\0' || host[0] == '.' || host[0] == '-' || host[0] == ':')
+    return FALSE;
+  for (const char *p = host; *p != '\0' && p != colon; p++)
+    if (!g_ascii_isalnum (*p) && strchr ("-.", *p) == NULL)
+      return FALSE;
+  return colon == NULL || g_ascii_string_to_unsigned (colon + 1, 10, 1, 65535, &port, NULL);
+}
+
 static gboolean
 group_known (const char *group)
 {
   if (g_str_equal (group, "daemon") || g_str_equal (group, "storage")
       || g_str_equal (group, "runtime") || g_str_equal (group, "cri")
-      || g_str_equal (group, "network"))
+      || g_str_equal (group, "network") || g_str_equal (group, "registries"))
     return TRUE;
+  if (g_str_has_prefix (group, REGISTRY_PREFIX))
+    return registry_host_valid (group + strlen (REGISTRY_PREFIX));
   return g_str_has_prefix (group, HANDLER_PREFIX)
          && handler_name_valid (group + strlen (HANDLER_PREFIX));
 }
@@ -88,6 +106,9 @@ key_known (const char *group, const char *key)
       = { "listen",          "stream_address", "stream_port", "stream_token_lifetime",
           "stream_tls_cert", "stream_tls_key", NULL };
   const char *const network[] = { "conf_dir", "plugin_dirs", NULL };
+  const char *const registries[]
+      = { "default_registry", "auth_file", "stall_timeout", "max_concurrent_downloads", NULL };
+  const char *const registry[] = { "insecure", "ca_file", "mirrors", NULL };
 
   if (g_str_equal (group, "daemon"))
     return g_strv_contains (daemon, key);
@@ -99,6 +120,10 @@ key_known (const char *group, const char *key)
     return g_strv_contains (cri, key);
   if (g_str_equal (group, "network"))
     return g_strv_contains (network, key);
+  if (g_str_equal (group, "registries"))
+    return g_strv_contains (registries, key);
+  if (g_str_has_prefix (group, REGISTRY_PREFIX))
+    return g_strv_contains (registry, key);
   return g_strv_contains (handler, key);
 }
 
@@ -138,8 +163,9 @@ scan_line (Loader *loader, const char *path, guint lineno, const char *line, cha
       if (!group_known (*group))
         return grove_throw (
             error, GROVE_ERROR_INVALID_ARGUMENT,
-            "%s:%u: [%s]: unknown group (groups are daemon, storage, runtime, cri, network and "
-            "handler.NAME, NAME made of letters, digits, '-', '_' and '.')",
+            "%s:%u: [%s]: unknown group (groups are daemon, storage, runtime, cri, network, "
+            "registries, handler.NAME, NAME made of letters, digits, '-', '_' and '.', and "
+            "registry.HOST[:PORT])",
             path, lineno, *group);
       /* the key "" stands for the group itself */
       g_hash_table_replace (loader->origins, origin_key (*group, ""),
@@ -572,6 +598,104 @@ get_plugin_dirs (Loader *loader, GroveConfig *config, GError **error)
 }
 
 static gboolean
+get_number (Loader *loader, const char *group, const char *key, guint max, guint *out,
+            GError **error)
+{
+  g_autofree char *value = NULL;
+  guint64 number = 0;
+
+  if (!get_string (loader, group, key, &value, error))
+    return FALSE;
+  if (value == NULL)
+    return TRUE;
+  if (!g_ascii_string_to_unsigned (value, 10, 1, max, &number, NULL))
+    return grove_throw (error, GROVE_ERROR_INVALID_ARGUMENT, "%s: [%s] %s: '%s' is not 1 to %u",
+                        origin_of (loader, group, key), group, key, value, max);
+  *out = (guint)number;
+  return TRUE;
+}
+
+static gboolean
+get_boolean (Loader *loader, const char *group, const char *key, gboolean *out, GError **error)
+{
+  g_autofree char *value = NULL;
+
+  if (!get_string (loader, group, key, &value, error))
+    return FALSE;
+  if (value == NULL)
+    return TRUE;
+  if (!g_str_equal (value, "true") && !g_str_equal (value, "false"))
+    return grove_throw (error, GROVE_ERROR_INVALID_ARGUMENT,
+                        "%s: [%s] %s: '%s' is neither true nor false",
+                        origin_of (loader, group, key), group, key, value);
+  *out = g_str_equal (value, "true");
+  return TRUE;
+}
+
+static gboolean
+get_mirrors (Loader *loader, const char *group, GStrv *out, GError **error)
+{
+  g_autoptr (GError) local_error = NULL;
+  g_auto (GStrv) mirrors = NULL;
+
+  if (!g_key_file_has_key (loader->merged, group, "mirrors", NULL))
+    return TRUE;
+  mirrors = g_key_file_get_string_list (loader->merged, group, "mirrors", NULL, &local_error);
+  if (mirrors == NULL || local_error != NULL)
+    return grove_throw (error, GROVE_ERROR_INVALID_ARGUMENT, "%s: [%s] mirrors: bad value: %s",
+                        origin_of (loader, group, "mirrors"), group,
+                        local_error ? local_error->message : "empty");
+  for (guint i = 0; mirrors[i] != NULL; i++)
+    if (!registry_host_valid (g_strstrip (mirrors[i])))
+      return grove_throw (error, GROVE_ERROR_INVALID_ARGUMENT,
+                          "%s: [%s] mirrors: '%s' is not HOST or HOST:PORT",
+                          origin_of (loader, group, "mirrors"), group, mirrors[i]);
+  *out = g_steal_pointer (&mirrors);
+  return TRUE;
+}
+
+static gboolean
+read_registry_hosts (Loader *loader, GroveRegistryConfig *registries, GError **error)
+{
+  g_auto (GStrv) groups = g_key_file_get_groups (loader->merged, NULL);
+
+  for (guint i = 0; groups[i] != NULL; i++)
+    {
+      GroveRegistryHostConfig *host = NULL;
+
+      if (!g_str_has_prefix (groups[i], REGISTRY_PREFIX))
+        continue;
+      host = grove_registry_config_add_host (registries, groups[i] + strlen (REGISTRY_PREFIX));
+      if (!get_boolean (loader, groups[i], "insecure", &host->insecure, error)
+          || !get_path (loader, groups[i], "ca_file", PATH_ABSOLUTE, &host->ca_file, error)
+          || !get_mirrors (loader, groups[i], &host->mirrors, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+read_registries (Loader *loader, GroveRegistryConfig *registries, GError **error)
+{
+  const char *group = "registries";
+
+  if (!get_string (loader, group, "default_registry", &registries->default_registry, error)
+      || !get_path (loader, group, "auth_file", PATH_ABSOLUTE, &registries->auth_file, error)
+      || !get_number (loader, group, "stall_timeout", 3600, &registries->stall_timeout, error)
+      || !get_number (loader, group, "max_concurrent_downloads", 64,
+                      &registries->max_concurrent_downloads, error))
+    return FALSE;
+  if (registries->default_registry != NULL && registries->default_registry[0] == '\0')
+    g_clear_pointer (&registries->default_registry, g_free);
+  if (registries->default_registry != NULL && !registry_host_valid (registries->default_registry))
+    return grove_throw (error, GROVE_ERROR_INVALID_ARGUMENT,
+                        "%s: [registries] default_registry: '%s' is not HOST or HOST:PORT",
+                        origin_of (loader, group, "default_registry"),
+                        registries->default_registry);
+  return read_registry_hosts (loader, registries, error);
+}
+
+static gboolean
 read_config (Loader *loader, GroveConfig *config, GError **error)
 {
   if (!get_path (loader, "storage", "root", PATH_ABSOLUTE, &config->root, error)
@@ -587,7 +711,8 @@ read_config (Loader *loader, GroveConfig *config, GError **error)
       || !get_path (loader, "network", "conf_dir", PATH_ABSOLUTE, &config->cni_conf_dir, error)
       || !get_plugin_dirs (loader, config, error) || !get_cri_listen (loader, config, error)
       || !get_stream_listen (loader, config, error) || !get_stream_tls (loader, config, error)
-      || !read_handlers (loader, config, error) || !get_polkit (loader, &config->polkit, error))
+      || !read_handlers (loader, config, error) || !get_polkit (loader, &config->polkit, error)
+      || !read_registries (loader, config->registries, error))
     return FALSE;
   return check_handler_ref (loader, config, "default_handler", config->default_handler, error)
          && check_handler_ref (loader, config, "trusted_handler", config->trusted_handler, error);
@@ -610,6 +735,7 @@ config_new_default (void)
   config->cni_plugin_dirs = g_strsplit (GROVE_CNI_DEFAULT_PLUGIN_DIRS, ":", -1);
   config->handlers = g_ptr_array_new_with_free_func (handler_config_free);
   config->polkit = GROVE_CONFIG_POLKIT_AUTO;
+  config->registries = grove_registry_config_new ();
   return config;
 }
 
@@ -697,5 +823,6 @@ grove_config_free (GroveConfig *config)
   g_free (config->stream_tls_cert);
   g_free (config->stream_tls_key);
   g_clear_pointer (&config->handlers, g_ptr_array_unref);
+  g_clear_pointer (&config->registries, grove_registry_config_free);
   g_free (config);
 }

@@ -3,6 +3,8 @@
 
 #include <gio/gio.h>
 
+#include "grove-pull.h"
+
 G_BEGIN_DECLS
 
 /**
@@ -95,6 +97,7 @@ typedef enum
  *   stream_token_lifetime`, default 60)
  * @cri_listen: (nullable): the CRI socket (`[cri] listen`): a path, "" for none, or %NULL
  *   when the config does not say (groved then decides)
+ * @registries: how the store reaches registries (`[registries]`, `[registry.HOST]`)
  *
  * groved's configuration: /etc/grove/grove.conf, then grove.conf.d/ *.conf in name order,
  * later values winning.
@@ -119,6 +122,7 @@ typedef struct
   guint stream_token_lifetime;
   char *stream_tls_cert;
   char *stream_tls_key;
+  GroveRegistryConfig *registries;
 } GroveConfig;
 
 GroveConfig *grove_config_load (const char *path, GError **error);

@@ -228,6 +228,7 @@ open_engine (GroveDaemon *self, GError **error)
   self->store = grove_store_open (store_root, self->cancellable, error);
   if (self->store == NULL)
     return FALSE;
+  grove_store_set_registry_config (self->store, self->config->registries);
   options.root = self->config->root;
   options.runroot = self->config->runroot;
   options.conmon_path = self->config->conmon;

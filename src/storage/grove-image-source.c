@@ -70,6 +70,8 @@ struct _GroveImageSource
   GHashTable *entries;     /* archives: normalised entry name → GBytes kept by pass 1 */
   GHashTable *entry_sizes; /* archives: normalised entry name → gint64 *, every regular entry */
   GPtrArray *plans;
+  GroveImageSourceFetchFunc fetch; /* registries: only while the source is being opened */
+  gpointer fetch_data;
 };
 
 G_DEFINE_TYPE (GroveImageSource, grove_image_source, G_TYPE_OBJECT)
@@ -715,6 +717,9 @@ source_check_blob (GroveImageSource *self, const char *path, gint64 expected_siz
   grove_autofd int fd = -1;
   const gint64 *size = NULL;
 
+  /* a registry's blobs are checked as they are downloaded */
+  if (self->fetch != NULL)
+    return TRUE;
   if (self->format != GROVE_IMAGE_FORMAT_OCI_DIR)
     {
       size = g_hash_table_lookup (self->entry_sizes, path);
@@ -736,7 +741,12 @@ read_blob (GroveImageSource *self, const Descriptor *desc, const char *what, GEr
 
   if (!check_metadata_size (what, desc->size, error))
     return NULL;
-  bytes = source_read_file (self, desc->path, desc->size, error);
+  if (self->fetch != NULL && !g_hash_table_contains (self->entries, desc->path))
+    bytes = self->fetch (desc->media_type, desc->digest, desc->size, self->fetch_data, error);
+  else if (self->fetch != NULL)
+    bytes = g_bytes_ref (g_hash_table_lookup (self->entries, desc->path));
+  else
+    bytes = source_read_file (self, desc->path, desc->size, error);
   if (bytes == NULL || !verify_blob (bytes, what, desc->digest, desc->size, error))
     return NULL;
   return g_steal_pointer (&bytes);
@@ -1666,6 +1676,71 @@ grove_image_source_open (const char *path, GroveImageFormat format, const char *
       throw_no_image (self, available, error);
       return NULL;
     }
+  return g_steal_pointer (&self);
+}
+
+/* the descriptor of a manifest a registry sent for a tag or digest */
+static Descriptor *
+remote_descriptor (GBytes *top, const char *media_type, const char *digest, GError **error)
+{
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
+  g_autoptr (JsonNode) node = NULL;
+  g_autofree char *actual = sha256_digest_of_bytes (top);
+
+  json_builder_add_descriptor (builder, media_type, digest != NULL ? digest : actual,
+                               (gint64)g_bytes_get_size (top));
+  node = json_builder_get_root (builder);
+  return descriptor_parse (node, "the manifest", error);
+}
+
+/**
+ * grove_image_source_new_remote:
+ * @name: what the manifest is, for messages (e.g. "registry.example/app:1")
+ * @top: the manifest or index the registry sent for the reference
+ * @media_type: its media type (from the response's Content-Type or its own mediaType)
+ * @digest: (nullable): the digest the reference names; %NULL when it names a tag
+ * @fetch: fetches a child manifest or a config blob by digest
+ * @fetch_data: closure for @fetch, used only during this call
+ * @error: return location for a #GError
+ *
+ * Like grove_image_source_open(), for an image in a registry: @top is checked against
+ * @digest (when given), child manifests and the config are fetched with @fetch and
+ * verified, and the manifest for the host's platform is picked. Layers are not fetched:
+ * the plan's layer paths are `blobs/sha256/<hex>` and their digests name the blobs.
+ *
+ * Returns: (transfer full) (nullable): the source, with exactly one plan
+ */
+GroveImageSource *
+grove_image_source_new_remote (const char *name, GBytes *top, const char *media_type,
+                               const char *digest, GroveImageSourceFetchFunc fetch,
+                               gpointer fetch_data, GError **error)
+{
+  g_autoptr (GroveImageSource) self = g_object_new (GROVE_TYPE_IMAGE_SOURCE, NULL);
+  g_autoptr (GPtrArray) available = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (Descriptor) desc = NULL;
+  g_autoptr (GroveImagePlan) plan = NULL;
+  gboolean loaded = FALSE;
+
+  g_return_val_if_fail (name != NULL && top != NULL && media_type != NULL, NULL);
+  g_return_val_if_fail (fetch != NULL, NULL);
+
+  self->path = g_strdup (name);
+  self->format = GROVE_IMAGE_FORMAT_OCI_DIR;
+  set_platform (self, NULL, NULL, NULL);
+  desc = remote_descriptor (top, media_type, digest, error);
+  if (desc == NULL)
+    return NULL;
+  g_hash_table_insert (self->entries, g_strdup (desc->path), g_bytes_ref (top));
+  self->fetch = fetch;
+  self->fetch_data = fetch_data;
+  loaded = resolve_descriptor (self, desc, "the manifest", 0, available, &plan, error);
+  self->fetch = NULL;
+  self->fetch_data = NULL;
+  if (!loaded)
+    return g_prefix_error (error, "%s: ", name), NULL;
+  if (plan == NULL)
+    return throw_no_image (self, available, error), NULL;
+  g_ptr_array_add (self->plans, g_steal_pointer (&plan));
   return g_steal_pointer (&self);
 }
 

@@ -84,6 +84,21 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (GroveImagePlan, grove_image_plan_free)
 typedef gboolean (*GroveImageSourceBlobFunc) (const char *path, GInputStream *stream,
                                               gpointer user_data, GError **error);
 
+/**
+ * GroveImageSourceFetchFunc:
+ * @media_type: the media type the descriptor gives
+ * @digest: the blob's digest; the source verifies what comes back
+ * @size: the size the descriptor gives
+ * @user_data: closure
+ * @error: return location
+ *
+ * Fetches a manifest, index or config blob of a remote image.
+ *
+ * Returns: (transfer full) (nullable): the bytes, or %NULL with @error set
+ */
+typedef GBytes *(*GroveImageSourceFetchFunc) (const char *media_type, const char *digest,
+                                              gint64 size, gpointer user_data, GError **error);
+
 #define GROVE_TYPE_IMAGE_SOURCE (grove_image_source_get_type ())
 G_DECLARE_FINAL_TYPE (GroveImageSource, grove_image_source, GROVE, IMAGE_SOURCE, GObject)
 
@@ -91,6 +106,10 @@ GroveImageSource *grove_image_source_open (const char *path, GroveImageFormat fo
                                            const char *os, const char *architecture,
                                            const char *variant, GCancellable *cancellable,
                                            GError **error);
+GroveImageSource *grove_image_source_new_remote (const char *name, GBytes *top,
+                                                 const char *media_type, const char *digest,
+                                                 GroveImageSourceFetchFunc fetch,
+                                                 gpointer fetch_data, GError **error);
 GroveImageFormat grove_image_source_get_format (GroveImageSource *self);
 GPtrArray *grove_image_source_get_plans (GroveImageSource *self);
 gboolean grove_image_source_read_blobs (GroveImageSource *self, GHashTable *wanted_paths,

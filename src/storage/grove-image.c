@@ -16,6 +16,7 @@ struct _GroveImage
   char *id;
   char *commit;
   GStrv names;
+  GStrv repo_digests; /* "repository@digest" the image was pulled by */
   char *manifest_digest;
   GBytes *manifest;
   GBytes *config;
@@ -33,6 +34,7 @@ grove_image_finalize (GObject *object)
   g_clear_pointer (&self->id, g_free);
   g_clear_pointer (&self->commit, g_free);
   g_clear_pointer (&self->names, g_strfreev);
+  g_clear_pointer (&self->repo_digests, g_strfreev);
   g_clear_pointer (&self->manifest_digest, g_free);
   g_clear_pointer (&self->manifest, g_bytes_unref);
   g_clear_pointer (&self->config, g_bytes_unref);
@@ -61,11 +63,25 @@ lookup_bytes (GVariantDict *dict, const char *key)
   return g_bytes_new (text, strlen (text));
 }
 
+/* tags are names; "repository@digest" entries are where the image was pulled from */
+static void
+split_names (GroveImage *self, const char *const *names)
+{
+  g_autoptr (GStrvBuilder) tags = g_strv_builder_new ();
+  g_autoptr (GStrvBuilder) digests = g_strv_builder_new ();
+
+  for (guint i = 0; names != NULL && names[i] != NULL; i++)
+    g_strv_builder_add (strchr (names[i], '@') != NULL ? digests : tags, names[i]);
+  self->names = g_strv_builder_end (tags);
+  self->repo_digests = g_strv_builder_end (digests);
+}
+
 /**
  * grove_image_new_from_commit:
  * @commit: checksum of the image commit
  * @commit_metadata: the commit's metadata (`a{sv}`) written by the store
- * @names: (nullable): the normalised names (tags) pointing at the commit
+ * @names: (nullable): the normalised names pointing at the commit: tags, and
+ *   "repository@digest" for the digests the image was pulled by
  * @error: return location
  *
  * Returns: (transfer full) (nullable): the image, or %NULL if the metadata is not that
@@ -95,7 +111,7 @@ grove_image_new_from_commit (const char *commit, GVariant *commit_metadata,
   self->config = lookup_bytes (&dict, GROVE_META_CONFIG);
   if (!g_variant_dict_lookup (&dict, GROVE_META_SIZE, "t", &self->size))
     self->size = 0;
-  self->names = g_strdupv ((char **)(names != NULL ? names : (const char *const[]){ NULL }));
+  split_names (self, names);
   return g_steal_pointer (&self);
 }
 
@@ -208,8 +224,9 @@ grove_image_get_size (GroveImage *self)
  * grove_image_dup_repo_digests:
  * @self: a #GroveImage
  *
- * Returns: (transfer full): `<repository>@<manifest digest>` for each repository that
- *   names this image, without duplicates
+ * Returns: (transfer full): the digests the image was pulled by, then
+ *   `<repository>@<manifest digest>` for each repository that names this image, without
+ *   duplicates
  */
 GStrv
 grove_image_dup_repo_digests (GroveImage *self)
@@ -218,6 +235,9 @@ grove_image_dup_repo_digests (GroveImage *self)
   g_autoptr (GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
 
   g_return_val_if_fail (GROVE_IS_IMAGE (self), NULL);
+  for (guint i = 0; self->repo_digests[i] != NULL; i++)
+    if (g_hash_table_add (seen, g_strdup (self->repo_digests[i])))
+      g_strv_builder_add (builder, self->repo_digests[i]);
   for (guint i = 0; self->names[i] != NULL; i++)
     {
       g_autoptr (GroveReference) ref = grove_reference_parse (self->names[i], NULL);

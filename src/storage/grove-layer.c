@@ -693,6 +693,28 @@ verify_layer (const GroveLayerDesc *desc, GroveDigestInputStream *blob_digest,
   return TRUE;
 }
 
+/* a blob that does not unpack may simply not be the blob the manifest names: say so */
+static gboolean
+explain_failure (const GroveLayerDesc *desc, GroveDigestInputStream *blob_digest,
+                 GCancellable *cancellable, GError **error)
+{
+  g_autofree char *actual = NULL;
+
+  if (desc->digest == NULL || error == NULL || *error == NULL
+      || g_error_matches (*error, G_IO_ERROR, G_IO_ERROR_CANCELLED)
+      || ((*error)->domain == GROVE_ERROR && (*error)->code != GROVE_ERROR_INVALID_IMAGE)
+      || !grove_digest_input_stream_drain (blob_digest, cancellable, NULL))
+    return g_prefix_error (error, "layer %s: ", desc->path), FALSE;
+  actual = grove_digest_input_stream_get_digest (blob_digest);
+  if (strcmp (actual, desc->digest) == 0)
+    return g_prefix_error (error, "layer %s: ", desc->path), FALSE;
+  g_clear_error (error);
+  return grove_throw (error, GROVE_ERROR_DIGEST_MISMATCH,
+                      "layer blob %s has digest %s, the manifest says %s (it does not unpack "
+                      "either)",
+                      desc->path, actual, desc->digest);
+}
+
 /**
  * grove_layer_import:
  * @repo: the store's repository, inside a transaction
@@ -753,7 +775,7 @@ grove_layer_import (OstreeRepo *repo, GInputStream *blob, const GroveLayerDesc *
                                            error)
       || !grove_digest_input_stream_drain (GROVE_DIGEST_INPUT_STREAM (blob_digest), cancellable,
                                            error))
-    return g_prefix_error (error, "layer %s: ", desc->path), FALSE;
+    return explain_failure (desc, GROVE_DIGEST_INPUT_STREAM (blob_digest), cancellable, error);
   if (!verify_layer (desc, GROVE_DIGEST_INPUT_STREAM (blob_digest),
                      GROVE_DIGEST_INPUT_STREAM (tar_digest), &blob_hex, error))
     return FALSE;

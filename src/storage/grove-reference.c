@@ -452,6 +452,41 @@ grove_reference_parse (const char *text, GError **error)
 }
 
 /**
+ * grove_reference_parse_for_pull:
+ * @text: an image reference as users type it
+ * @default_registry: (nullable): the registry short names are pulled from
+ * @error: return location for a #GError
+ *
+ * Like grove_reference_parse(), but a short name (one that names no registry, e.g.
+ * "busybox" or "team/app") goes to @default_registry only, never to a guessed one; with
+ * no @default_registry it is an error. Short names on docker.io get "library/".
+ *
+ * Returns: (transfer full) (nullable): the reference, or %NULL with
+ *   %GROVE_ERROR_INVALID_ARGUMENT set
+ */
+GroveReference *
+grove_reference_parse_for_pull (const char *text, const char *default_registry, GError **error)
+{
+  const char *slash = NULL;
+  g_autofree char *full = NULL;
+  g_autofree char *quoted = NULL;
+
+  g_return_val_if_fail (text != NULL, NULL);
+  slash = strchr (text, '/');
+  if (slash != NULL && is_domain_component (text, slash - text))
+    return grove_reference_parse (text, error);
+  quoted = quote_input (text);
+  if (default_registry == NULL || *default_registry == '\0')
+    return grove_throw (error, GROVE_ERROR_INVALID_ARGUMENT,
+                        "\"%s\" names no registry and no default registry is configured "
+                        "([registries] default_registry): write the registry in the name",
+                        quoted),
+           NULL;
+  full = g_strconcat (default_registry, "/", text, NULL);
+  return grove_reference_parse (full, error);
+}
+
+/**
  * grove_reference_free:
  * @ref: (nullable) (transfer full): a #GroveReference
  *

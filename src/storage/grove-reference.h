@@ -24,6 +24,8 @@ typedef struct
 } GroveReference;
 
 GroveReference *grove_reference_parse (const char *text, GError **error);
+GroveReference *grove_reference_parse_for_pull (const char *text, const char *default_registry,
+                                                GError **error);
 void grove_reference_free (GroveReference *ref);
 char *grove_reference_to_string (const GroveReference *ref);
 char *grove_reference_get_repository (const GroveReference *ref);

@@ -12,6 +12,7 @@ G_BEGIN_DECLS
 #define GROVE_REF_LAYERS "grove/layers"
 #define GROVE_REF_IMAGES "grove/images"
 #define GROVE_REF_TAGS "grove/tags"
+#define GROVE_REF_DIGESTS "grove/digests"
 #define GROVE_REF_CONTAINERS "grove/containers"
 
 /* commit metadata keys of layer commits */
@@ -61,5 +62,18 @@ gboolean grove_layer_compose (OstreeRepo *repo, const char *const *layer_commits
                               GVariant **out_specials, OstreeRepoFile **out_root,
                               GCancellable *cancellable, GError **error);
 char *grove_layer_ref (const char *diff_id);
+
+/* for the registry pull (grove-pull.c) */
+OstreeRepo *grove_store_get_repo (GroveStore *self);
+GMutex *grove_store_get_write_lock (GroveStore *self);
+GroveRegistryConfig *grove_store_dup_registry_config (GroveStore *self);
+gboolean grove_store_lookup_layers (GroveStore *self, GroveImagePlan *plan,
+                                    GHashTable *layer_commits, GError **error);
+gboolean grove_store_commit_plan (GroveStore *self, GroveImagePlan *plan, GHashTable *layer_commits,
+                                  const char *tag, const char *repo_digest, char **out_commit,
+                                  GCancellable *cancellable, GError **error);
+void grove_store_abort_transaction (GroveStore *self);
+GroveImage *grove_store_load_image (GroveStore *self, const char *commit, GCancellable *cancellable,
+                                    GError **error);
 
 G_END_DECLS

@@ -41,6 +41,8 @@ struct _GroveStore
   OstreeRepo *repo;
   GMutex write_lock;
   GMutex rootfs_lock;
+  GMutex config_lock;
+  GroveRegistryConfig *registry_config;
 };
 
 G_DEFINE_TYPE (GroveStore, grove_store, G_TYPE_OBJECT)
@@ -61,6 +63,8 @@ grove_store_finalize (GObject *object)
   g_clear_pointer (&self->repo_path, g_free);
   g_mutex_clear (&self->write_lock);
   g_mutex_clear (&self->rootfs_lock);
+  g_mutex_clear (&self->config_lock);
+  g_clear_pointer (&self->registry_config, grove_registry_config_free);
   G_OBJECT_CLASS (grove_store_parent_class)->finalize (object);
 }
 
@@ -77,6 +81,8 @@ grove_store_init (GroveStore *self)
   self->lock_fd = -1;
   g_mutex_init (&self->write_lock);
   g_mutex_init (&self->rootfs_lock);
+  g_mutex_init (&self->config_lock);
+  self->registry_config = grove_registry_config_new ();
 }
 
 static gboolean
@@ -275,19 +281,18 @@ list_refs (GroveStore *self, const char *prefix, GCancellable *cancellable, GErr
   return g_steal_pointer (&out);
 }
 
-/* commit → sorted GPtrArray of names */
-static GHashTable *
-load_tags (GroveStore *self, GCancellable *cancellable, GError **error)
+/* adds the names of the refs below @prefix to @tags (commit → GPtrArray of names) */
+static gboolean
+add_names (GroveStore *self, const char *prefix, GHashTable *tags, GCancellable *cancellable,
+           GError **error)
 {
-  g_autoptr (GHashTable) refs = list_refs (self, GROVE_REF_TAGS, cancellable, error);
-  g_autoptr (GHashTable) tags
-      = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_ptr_array_unref);
+  g_autoptr (GHashTable) refs = list_refs (self, prefix, cancellable, error);
   GHashTableIter iter;
   const char *component;
   const char *commit;
 
   if (refs == NULL)
-    return NULL;
+    return FALSE;
   g_hash_table_iter_init (&iter, refs);
   while (g_hash_table_iter_next (&iter, (gpointer *)&component, (gpointer *)&commit))
     {
@@ -303,6 +308,19 @@ load_tags (GroveStore *self, GCancellable *cancellable, GError **error)
         }
       g_ptr_array_add (names, g_steal_pointer (&name));
     }
+  return TRUE;
+}
+
+/* commit → sorted GPtrArray of names: tags, and the repository digests images were pulled by */
+static GHashTable *
+load_tags (GroveStore *self, GCancellable *cancellable, GError **error)
+{
+  g_autoptr (GHashTable) tags
+      = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_ptr_array_unref);
+
+  if (!add_names (self, GROVE_REF_TAGS, tags, cancellable, error)
+      || !add_names (self, GROVE_REF_DIGESTS, tags, cancellable, error))
+    return NULL;
   return g_steal_pointer (&tags);
 }
 
@@ -418,6 +436,23 @@ find_by_manifest_digest (GroveStore *self, const char *digest, GCancellable *can
   return NULL;
 }
 
+/* the image pulled by exactly this "repository@digest", if any */
+static GroveImage *
+find_by_repo_digest (GroveStore *self, GroveReference *reference, GCancellable *cancellable,
+                     GError **error)
+{
+  g_autofree char *normalized = grove_reference_to_string (reference);
+  g_autofree char *component = grove_reference_to_ref_component (normalized);
+  g_autofree char *ref = g_strdup_printf ("%s/%s", GROVE_REF_DIGESTS, component);
+  g_autofree char *commit = NULL;
+  g_autoptr (GHashTable) tags = NULL;
+
+  if (!resolve_ref (self, ref, &commit, error) || commit == NULL)
+    return NULL;
+  tags = load_tags (self, cancellable, error);
+  return tags ? image_from_commit (self, commit, tags, error) : NULL;
+}
+
 static GroveImage *
 lookup_image_locked (GroveStore *self, const char *name_or_id, GCancellable *cancellable,
                      GError **error)
@@ -446,7 +481,10 @@ lookup_image_locked (GroveStore *self, const char *name_or_id, GCancellable *can
            NULL;
   else if (reference->tag == NULL)
     {
-      GroveImage *image = find_by_manifest_digest (self, reference->digest, cancellable, error);
+      GroveImage *image = find_by_repo_digest (self, reference, cancellable, error);
+      if (image != NULL || (error != NULL && *error != NULL))
+        return image;
+      image = find_by_manifest_digest (self, reference->digest, cancellable, error);
       if (image == NULL && (error == NULL || *error == NULL))
         grove_throw (error, GROVE_ERROR_NOT_FOUND, "no image with manifest %s", reference->digest);
       return image;
@@ -708,6 +746,153 @@ import_locked (ImportJob *job, GroveImageSource *source, const char *tag, GPtrAr
   if (!ostree_repo_commit_transaction (self->repo, NULL, job->cancellable, error))
     return abort_transaction (self), FALSE;
   return TRUE;
+}
+
+/**
+ * grove_store_set_registry_config:
+ * @self: a #GroveStore
+ * @config: how to reach registries; copied
+ *
+ * Sets what later pulls use; pulls already running keep the config they started with.
+ */
+void
+grove_store_set_registry_config (GroveStore *self, const GroveRegistryConfig *config)
+{
+  g_autoptr (GMutexLocker) locker = NULL;
+  GroveRegistryConfig *copy = NULL;
+
+  g_return_if_fail (GROVE_IS_STORE (self));
+  g_return_if_fail (config != NULL);
+  copy = grove_registry_config_copy (config);
+  locker = g_mutex_locker_new (&self->config_lock);
+  g_clear_pointer (&self->registry_config, grove_registry_config_free);
+  self->registry_config = copy;
+}
+
+/**
+ * grove_store_dup_registry_config:
+ * @self: a #GroveStore
+ *
+ * Returns: (transfer full): a copy of the registry config pulls use now
+ */
+GroveRegistryConfig *
+grove_store_dup_registry_config (GroveStore *self)
+{
+  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&self->config_lock);
+
+  return grove_registry_config_copy (self->registry_config);
+}
+
+/**
+ * grove_store_get_repo:
+ * @self: a #GroveStore
+ *
+ * Returns: (transfer none): the store's repository; write to it only holding the write lock
+ */
+OstreeRepo *
+grove_store_get_repo (GroveStore *self)
+{
+  return self->repo;
+}
+
+/**
+ * grove_store_get_write_lock:
+ * @self: a #GroveStore
+ *
+ * Returns: (transfer none): the lock serialising the repository's transactions
+ */
+GMutex *
+grove_store_get_write_lock (GroveStore *self)
+{
+  return &self->write_lock;
+}
+
+/**
+ * grove_store_abort_transaction:
+ * @self: a #GroveStore
+ *
+ * Aborts the transaction in progress and drops its staged objects.
+ */
+void
+grove_store_abort_transaction (GroveStore *self)
+{
+  abort_transaction (self);
+}
+
+/**
+ * grove_store_lookup_layers:
+ * @self: a #GroveStore
+ * @plan: an image
+ * @layer_commits: (element-type utf8 utf8): diff ID → commit, filled in for the layers of
+ *   @plan the store has
+ * @error: return location
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+grove_store_lookup_layers (GroveStore *self, GroveImagePlan *plan, GHashTable *layer_commits,
+                           GError **error)
+{
+  g_autoptr (GHashTable) wanted = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr (GPtrArray) plans = g_ptr_array_new ();
+  ImportJob job = { self, wanted, layer_commits, { 0 }, NULL };
+
+  g_ptr_array_add (plans, plan);
+  return plan_layers (&job, plans, error);
+}
+
+/**
+ * grove_store_commit_plan:
+ * @self: a #GroveStore, in a transaction
+ * @plan: the image
+ * @layer_commits: (element-type utf8 utf8): diff ID → commit, for every layer of @plan
+ * @tag: (nullable): the name to give the image
+ * @repo_digest: (nullable): "repository@digest" the image was pulled by
+ * @out_commit: (out) (transfer full): the image commit
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location
+ *
+ * Composes and commits the image (unless the store has it) and sets its names, all in
+ * the current transaction.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+grove_store_commit_plan (GroveStore *self, GroveImagePlan *plan, GHashTable *layer_commits,
+                         const char *tag, const char *repo_digest, char **out_commit,
+                         GCancellable *cancellable, GError **error)
+{
+  ImportJob job = { self, NULL, layer_commits, { 0 }, cancellable };
+  g_autofree char *commit = NULL;
+
+  if (!commit_image (&job, plan, &commit, error) || !tag_image (&job, plan, commit, tag, error))
+    return FALSE;
+  if (repo_digest != NULL)
+    {
+      g_autofree char *component = grove_reference_to_ref_component (repo_digest);
+      g_autofree char *ref = g_strdup_printf ("%s/%s", GROVE_REF_DIGESTS, component);
+      ostree_repo_transaction_set_ref (self->repo, NULL, ref, commit);
+    }
+  *out_commit = g_steal_pointer (&commit);
+  return TRUE;
+}
+
+/**
+ * grove_store_load_image:
+ * @self: a #GroveStore
+ * @commit: an image commit
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location
+ *
+ * Returns: (transfer full) (nullable): the image of @commit, with its names
+ */
+GroveImage *
+grove_store_load_image (GroveStore *self, const char *commit, GCancellable *cancellable,
+                        GError **error)
+{
+  g_autoptr (GHashTable) tags = load_tags (self, cancellable, error);
+
+  return tags ? image_from_commit (self, commit, tags, error) : NULL;
 }
 
 /**
@@ -1062,6 +1247,7 @@ grove_store_remove_image (GroveStore *self, const char *name_or_id, GCancellable
   commit = grove_image_get_commit (image);
   ref = g_strdup_printf ("%s/%s", GROVE_REF_IMAGES, grove_image_get_id (image));
   return delete_refs_to (self, GROVE_REF_TAGS, commit, cancellable, error)
+         && delete_refs_to (self, GROVE_REF_DIGESTS, commit, cancellable, error)
          && ostree_repo_set_ref_immediate (self->repo, NULL, ref, NULL, cancellable, error)
          && prune_locked (self, NULL, cancellable, error);
 }
