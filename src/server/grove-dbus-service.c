@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "grove-dbus-exec.h"
+#include "grove-dbus-job.h"
 #include "grove-authority.h"
 #include "grove-dbus-generated.h"
 #include "grove-dbus-service.h"
@@ -24,10 +25,6 @@
 #define GROVE_DBUS_IMAGES_PATH GROVE_DBUS_PATH "/images/"
 #define GROVE_DBUS_JOBS_PATH GROVE_DBUS_PATH "/jobs/"
 #define GROVE_DBUS_EXECS_PATH GROVE_DBUS_PATH "/execs/"
-/* how long a finished job stays so that clients can read its result */
-#define JOB_KEEP_SECONDS 60
-/* progress reaches the bus at most this often */
-#define JOB_UPDATE_INTERVAL_US (G_USEC_PER_SEC / 10)
 
 struct _GroveDBusService
 {
@@ -35,7 +32,7 @@ struct _GroveDBusService
   GroveEngine *engine;
   GDBusObjectManagerServer *manager;
   GroveDBusRuntime1 *runtime;
-  GHashTable *jobs; /* object path → Job, running and recently finished */
+  GHashTable *jobs; /* object path → GroveDBusJob, running and recently finished */
   guint64 next_job;
   GHashTable *execs; /* object path → GroveDBusExec, running and recently ended */
   GroveAuthority *authority;
@@ -771,127 +768,115 @@ handle_import_image (GroveDBusRuntime1 *iface, GDBusMethodInvocation *invocation
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
-/* Jobs: an import as an org.grove.Job1 object */
+/* Runtime1: pulls */
 
-/*
- * Shared between the main thread and the import's worker thread (only through the
- * progress callback), hence atomically reference-counted; everything but @lock, @latest
- * and @last_sent belongs to the main thread.
- */
-typedef struct
-{
-  GroveDBusService *self; /* borrowed: the service drops its jobs before it goes */
-  char *path;
-  GroveDBusJob1 *iface;
-  GCancellable *cancellable;
-  GMainContext *context; /* where the service runs */
-  guint expire_id;
-  GMutex lock;
-  GroveImportProgress latest; /* guarded by @lock */
-  gint64 last_sent;           /* guarded by @lock */
-} Job;
-
-static void
-job_clear (gpointer data)
-{
-  Job *job = data;
-
-  g_clear_object (&job->iface);
-  g_clear_object (&job->cancellable);
-  g_clear_pointer (&job->context, g_main_context_unref);
-  g_clear_pointer (&job->path, g_free);
-  g_mutex_clear (&job->lock);
-}
-
-static Job *
-job_ref (Job *job)
-{
-  return g_atomic_rc_box_acquire (job);
-}
-
-static void
-job_unref (gpointer job)
-{
-  g_atomic_rc_box_release_full (job, job_clear);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (Job, job_unref)
-
+/* PullImage's and StartPull's options: the credentials, all strings */
 static gboolean
-job_is_running (Job *job)
+pull_auth_from_options (GVariant *options, GroveRegistryAuth *auth, GError **error)
 {
-  return g_str_equal (grove_dbus_job1_get_state (job->iface), "running");
-}
+  struct
+  {
+    const char *key;
+    char **field;
+  } keys[] = {
+    { "username", &auth->username },
+    { "password", &auth->password },
+    { "auth", &auth->auth },
+    { "identity_token", &auth->identity_token },
+    { "registry_token", &auth->registry_token },
+  };
+  GVariantIter iter;
+  const char *key = NULL;
+  GVariant *value = NULL;
 
-/* each layer to read counts equally, by the share of its bytes read */
-static void
-job_show_progress (Job *job, const GroveImportProgress *progress)
-{
-  double fraction = 0.0;
-  guint64 total = progress->bytes - progress->layer_bytes;
-
-  if (progress->layer_total > 0)
+  g_variant_iter_init (&iter, options);
+  while (g_variant_iter_loop (&iter, "{&sv}", &key, &value))
     {
-      fraction = MIN (1.0, (double)progress->layer_bytes / (double)progress->layer_total);
-      total += (guint64)progress->layer_total;
+      guint i = 0;
+      while (i < G_N_ELEMENTS (keys) && !g_str_equal (keys[i].key, key))
+        i++;
+      if (i == G_N_ELEMENTS (keys))
+        return grove_throw (error, GROVE_ERROR_INVALID_ARGUMENT,
+                            "unknown pull option '%s' (known: username, password, auth, "
+                            "identity_token, registry_token)",
+                            key);
+      if (!g_variant_is_of_type (value, G_VARIANT_TYPE_STRING))
+        return grove_throw (error, GROVE_ERROR_INVALID_ARGUMENT,
+                            "pull option '%s' must be a string, not '%s'", key,
+                            g_variant_get_type_string (value));
+      g_free (*keys[i].field);
+      *keys[i].field = g_variant_dup_string (value, NULL);
     }
-  total = MAX (total, progress->bytes);
-  if (progress->n_layers > 0)
-    grove_dbus_job1_set_progress (
-        job->iface, MIN (1.0, (progress->layer + fraction) / (double)progress->n_layers));
-  grove_dbus_job1_set_bytes_done (job->iface, progress->bytes);
-  grove_dbus_job1_set_bytes_total (job->iface, total);
-  grove_dbus_job1_set_files (job->iface, progress->files);
+  return TRUE;
 }
 
-static gboolean
-job_update_cb (gpointer user_data)
+/* the reference and credentials of a PullImage or StartPull call, or NULL when bad */
+static GroveRegistryAuth *
+pull_call_args (Call *call, const char **out_reference)
 {
-  Job *job = user_data;
-  GroveImportProgress progress;
+  g_autoptr (GroveRegistryAuth) auth = g_new0 (GroveRegistryAuth, 1);
+  g_autoptr (GVariant) options = NULL;
+  g_autoptr (GError) local_error = NULL;
 
-  g_mutex_lock (&job->lock);
-  progress = job->latest;
-  g_mutex_unlock (&job->lock);
-  /* an update that comes after the end changes nothing */
-  if (job_is_running (job))
-    job_show_progress (job, &progress);
-  return G_SOURCE_REMOVE;
-}
-
-/* in the worker thread: keeps the latest progress, and hands it on at most 10 times a second */
-static void
-job_progress_cb (const GroveImportProgress *progress, gpointer user_data)
-{
-  Job *job = user_data;
-  gint64 now = g_get_monotonic_time ();
-  gboolean send = FALSE;
-
-  g_mutex_lock (&job->lock);
-  job->latest = *progress;
-  if (job->last_sent == 0 || now - job->last_sent >= JOB_UPDATE_INTERVAL_US)
+  g_variant_get (call_args (call), "(&s@a{sv})", out_reference, &options);
+  if (!pull_auth_from_options (options, auth, &local_error))
     {
-      job->last_sent = now;
-      send = TRUE;
+      return_error (call->invocation, local_error);
+      return NULL;
     }
-  g_mutex_unlock (&job->lock);
-  if (send)
-    g_main_context_invoke_full (job->context, G_PRIORITY_DEFAULT, job_update_cb, job_ref (job),
-                                job_unref);
+  return g_steal_pointer (&auth);
+}
+
+static char *
+image_object_path (GroveImage *image)
+{
+  return g_strconcat (GROVE_DBUS_IMAGES_PATH, grove_image_get_id (image), NULL);
+}
+
+static void
+pull_image_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (Call) call = user_data;
+  g_autoptr (GError) local_error = NULL;
+  g_autoptr (GroveImage) image
+      = grove_store_pull_image_finish (GROVE_STORE (source), result, &local_error);
+  g_autofree char *path = NULL;
+
+  if (image == NULL)
+    {
+      return_error (call->invocation, local_error);
+      return;
+    }
+  resync_images (call->self);
+  path = image_object_path (image);
+  grove_dbus_runtime1_complete_pull_image (GROVE_DBUS_RUNTIME1 (call->iface), call->invocation,
+                                           path);
+}
+
+static void
+pull_image (Call *call)
+{
+  const char *reference = NULL;
+  g_autoptr (GroveRegistryAuth) auth = pull_call_args (call, &reference);
+
+  if (auth == NULL)
+    {
+      call_free (call);
+      return;
+    }
+  grove_store_pull_image_async (grove_engine_get_store (call->self->engine), reference, auth, NULL,
+                                NULL, call->self->cancellable, pull_image_cb, call);
 }
 
 static gboolean
-job_expire_cb (gpointer user_data)
+handle_pull_image (GroveDBusRuntime1 *iface, GDBusMethodInvocation *invocation,
+                   const char *reference, GVariant *options, GroveDBusService *self)
 {
-  Job *job = user_data;
-  GroveDBusService *self = job->self;
-
-  job->expire_id = 0;
-  if (self->manager != NULL)
-    g_dbus_object_manager_server_unexport (self->manager, job->path);
-  g_hash_table_remove (self->jobs, job->path);
-  return G_SOURCE_REMOVE;
+  authorize_then (call_new (self, iface, invocation), GROVE_ACTION_MANAGE_CONTAINERS, pull_image);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
+
+/* Jobs: imports and pulls as org.grove.Job1 objects */
 
 /* a job that has expired meanwhile has nothing left to cancel */
 static void
@@ -899,10 +884,10 @@ job_cancel (Call *call)
 {
   g_autoptr (Call) owned = call;
   const char *path = g_dbus_method_invocation_get_object_path (call->invocation);
-  Job *job = g_hash_table_lookup (call->self->jobs, path);
+  GroveDBusJob *job = g_hash_table_lookup (call->self->jobs, path);
 
   if (job != NULL)
-    g_cancellable_cancel (job->cancellable);
+    g_cancellable_cancel (grove_dbus_job_get_cancellable (job));
   grove_dbus_job1_complete_cancel (GROVE_DBUS_JOB1 (call->iface), call->invocation);
 }
 
@@ -913,76 +898,50 @@ handle_job_cancel (GroveDBusJob1 *iface, GDBusMethodInvocation *invocation, Grov
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
+static void
+job_closed_cb (GroveDBusJob *job, GroveDBusService *self)
+{
+  if (g_hash_table_lookup (self->jobs, grove_dbus_job_get_path (job)) == job)
+    g_hash_table_remove (self->jobs, grove_dbus_job_get_path (job));
+}
+
 /* a new running job, exported and in the service's table */
-static Job *
+static GroveDBusJob *
 job_new (GroveDBusService *self, const char *operation)
 {
-  const char *const none[] = { NULL };
-  Job *job = g_atomic_rc_box_new0 (Job);
-  g_autoptr (GroveDBusObjectSkeleton) object = NULL;
+  g_autofree char *path
+      = g_strdup_printf (GROVE_DBUS_JOBS_PATH "%" G_GUINT64_FORMAT, ++self->next_job);
+  GroveDBusJob *job = grove_dbus_job_new (self->manager, path, operation);
 
-  g_mutex_init (&job->lock);
-  job->self = self;
-  job->path = g_strdup_printf (GROVE_DBUS_JOBS_PATH "%" G_GUINT64_FORMAT, ++self->next_job);
-  job->cancellable = g_cancellable_new ();
-  job->context = g_main_context_ref_thread_default ();
-  job->iface = grove_dbus_job1_skeleton_new ();
-  grove_dbus_job1_set_version (job->iface, 1);
-  grove_dbus_job1_set_operation (job->iface, operation);
-  grove_dbus_job1_set_state (job->iface, "running");
-  grove_dbus_job1_set_result (job->iface, none);
-  grove_dbus_job1_set_error (job->iface, "");
-  g_signal_connect_object (job->iface, "handle-cancel", G_CALLBACK (handle_job_cancel), self, 0);
-  object = grove_dbus_object_skeleton_new (job->path);
-  grove_dbus_object_skeleton_set_job1 (object, job->iface);
-  g_dbus_object_manager_server_export (self->manager, G_DBUS_OBJECT_SKELETON (object));
-  g_hash_table_insert (self->jobs, g_strdup (job->path), job_ref (job));
+  g_signal_connect_object (grove_dbus_job_get_iface (job), "handle-cancel",
+                           G_CALLBACK (handle_job_cancel), self, 0);
+  g_signal_connect_object (job, "closed", G_CALLBACK (job_closed_cb), self, 0);
+  g_hash_table_insert (self->jobs, g_strdup (path), job);
   return job;
 }
 
-/* sets the outcome, tells the clients, and keeps the job a while for them to read it */
-static void
-job_finish (Job *job, const char *const *result, const GError *error)
-{
-  GroveDBusService *self = job->self;
-  gboolean cancelled = error != NULL
-                       && (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)
-                           || g_cancellable_is_cancelled (job->cancellable));
-  const char *message = "";
-  GroveImportProgress progress;
-
-  g_mutex_lock (&job->lock);
-  progress = job->latest;
-  g_mutex_unlock (&job->lock);
-  job_show_progress (job, &progress);
-  if (error == NULL)
-    grove_dbus_job1_set_progress (job->iface, 1.0);
-  else
-    message = cancelled ? "the import was cancelled" : error->message;
-  grove_dbus_job1_set_result (job->iface, result);
-  grove_dbus_job1_set_error (job->iface, message);
-  grove_dbus_job1_set_state (job->iface,
-                             error == NULL ? "succeeded" : (cancelled ? "cancelled" : "failed"));
-  /* PropertiesChanged goes out before Completed, so the state is final when it comes */
-  g_dbus_interface_skeleton_flush (G_DBUS_INTERFACE_SKELETON (job->iface));
-  grove_dbus_job1_emit_completed (job->iface, error == NULL, message);
-  if (self->manager != NULL && g_hash_table_lookup (self->jobs, job->path) == job)
-    job->expire_id = g_timeout_add_seconds_full (G_PRIORITY_DEFAULT, JOB_KEEP_SECONDS,
-                                                 job_expire_cb, job_ref (job), job_unref);
-}
-
-/* an import job's run: keeps the service and the job until the import ends */
+/* a job's run: keeps the service and the job until the operation ends */
 typedef struct
 {
   GroveDBusService *self;
-  Job *job;
+  GroveDBusJob *job;
 } JobRun;
+
+static JobRun *
+job_run_new (GroveDBusService *self, GroveDBusJob *job)
+{
+  JobRun *run = g_new0 (JobRun, 1);
+
+  run->self = g_object_ref (self);
+  run->job = g_object_ref (job);
+  return run;
+}
 
 static void
 job_run_free (JobRun *run)
 {
   g_clear_object (&run->self);
-  g_clear_pointer (&run->job, job_unref);
+  g_clear_object (&run->job);
   g_free (run);
 }
 
@@ -998,16 +957,15 @@ start_import_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr (GPtrArray) paths = g_ptr_array_new_with_free_func (g_free);
 
   if (images == NULL)
-    g_debug ("import job %s: %s", run->job->path, local_error->message);
+    g_debug ("import job %s: %s", grove_dbus_job_get_path (run->job), local_error->message);
   else
     {
       resync_images (run->self);
       for (guint i = 0; i < images->len; i++)
-        g_ptr_array_add (paths, g_strconcat (GROVE_DBUS_IMAGES_PATH,
-                                             grove_image_get_id (images->pdata[i]), NULL));
+        g_ptr_array_add (paths, image_object_path (images->pdata[i]));
     }
   g_ptr_array_add (paths, NULL);
-  job_finish (run->job, (const char *const *)paths->pdata, local_error);
+  grove_dbus_job_finish (run->job, (const char *const *)paths->pdata, local_error);
 }
 
 static void
@@ -1015,20 +973,18 @@ start_import (Call *call)
 {
   g_autoptr (Call) owned = call;
   GroveDBusService *self = call->self;
-  Job *job = job_new (self, "import");
-  JobRun *run = g_new0 (JobRun, 1);
+  GroveDBusJob *job = job_new (self, "import");
   const char *path = NULL;
   const char *tag = NULL;
 
   g_variant_get (call_args (call), "(&s&s)", &path, &tag);
-  run->self = g_object_ref (self);
-  run->job = job;
-  /* the job outlives the worker's progress calls: @run holds it until the callback */
-  grove_store_import_image_async (grove_engine_get_store (self->engine), path,
-                                  GROVE_IMAGE_FORMAT_AUTO, tag[0] != '\0' ? tag : NULL,
-                                  job_progress_cb, job, job->cancellable, start_import_cb, run);
+  /* the job outlives the worker's progress calls: the run holds it until the callback */
+  grove_store_import_image_async (
+      grove_engine_get_store (self->engine), path, GROVE_IMAGE_FORMAT_AUTO,
+      tag[0] != '\0' ? tag : NULL, grove_dbus_job_import_progress, job,
+      grove_dbus_job_get_cancellable (job), start_import_cb, job_run_new (self, job));
   grove_dbus_runtime1_complete_start_import (GROVE_DBUS_RUNTIME1 (call->iface), call->invocation,
-                                             job->path);
+                                             grove_dbus_job_get_path (job));
 }
 
 static gboolean
@@ -1036,6 +992,54 @@ handle_start_import (GroveDBusRuntime1 *iface, GDBusMethodInvocation *invocation
                      const char *tag, GroveDBusService *self)
 {
   authorize_then (call_new (self, iface, invocation), GROVE_ACTION_MANAGE_CONTAINERS, start_import);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static void
+start_pull_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (JobRun) run = user_data;
+  g_autoptr (GError) local_error = NULL;
+  g_autoptr (GroveImage) image
+      = grove_store_pull_image_finish (GROVE_STORE (source), result, &local_error);
+  g_autofree char *path = NULL;
+  const char *paths[] = { NULL, NULL };
+
+  if (image == NULL)
+    g_debug ("pull job %s: %s", grove_dbus_job_get_path (run->job), local_error->message);
+  else
+    {
+      resync_images (run->self);
+      path = image_object_path (image);
+      paths[0] = path;
+    }
+  grove_dbus_job_finish (run->job, paths, local_error);
+}
+
+static void
+start_pull (Call *call)
+{
+  g_autoptr (Call) owned = call;
+  GroveDBusService *self = call->self;
+  const char *reference = NULL;
+  g_autoptr (GroveRegistryAuth) auth = pull_call_args (call, &reference);
+  GroveDBusJob *job = NULL;
+
+  if (auth == NULL)
+    return;
+  job = job_new (self, "pull");
+  grove_store_pull_image_async (
+      grove_engine_get_store (self->engine), reference, auth, grove_dbus_job_pull_progress, job,
+      grove_dbus_job_get_cancellable (job), start_pull_cb, job_run_new (self, job));
+  grove_dbus_runtime1_complete_start_pull (GROVE_DBUS_RUNTIME1 (call->iface), call->invocation,
+                                           grove_dbus_job_get_path (job));
+}
+
+static gboolean
+handle_start_pull (GroveDBusRuntime1 *iface, GDBusMethodInvocation *invocation,
+                   const char *reference, GVariant *options, GroveDBusService *self)
+{
+  authorize_then (call_new (self, iface, invocation), GROVE_ACTION_MANAGE_CONTAINERS, start_pull);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -1255,16 +1259,16 @@ drop_execs (GroveDBusService *self)
 static void
 drop_jobs (GroveDBusService *self)
 {
+  /* each leaves the table as it closes: close them from a list of their own */
+  g_autoptr (GPtrArray) jobs = g_ptr_array_new_with_free_func (g_object_unref);
   GHashTableIter iter;
-  gpointer value;
+  gpointer value = NULL;
 
   g_hash_table_iter_init (&iter, self->jobs);
   while (g_hash_table_iter_next (&iter, NULL, &value))
-    {
-      Job *job = value;
-      g_cancellable_cancel (job->cancellable);
-      g_clear_handle_id (&job->expire_id, g_source_remove);
-    }
+    g_ptr_array_add (jobs, g_object_ref (value));
+  for (guint i = 0; i < jobs->len; i++)
+    grove_dbus_job_close (jobs->pdata[i]);
   g_hash_table_remove_all (self->jobs);
 }
 
@@ -1633,6 +1637,8 @@ connect_runtime_handlers (GroveDBusService *self)
   } handlers[] = {
     { "handle-import-image", G_CALLBACK (handle_import_image) },
     { "handle-start-import", G_CALLBACK (handle_start_import) },
+    { "handle-pull-image", G_CALLBACK (handle_pull_image) },
+    { "handle-start-pull", G_CALLBACK (handle_start_pull) },
     { "handle-remove-image", G_CALLBACK (handle_remove_image) },
     { "handle-tag-image", G_CALLBACK (handle_tag_image) },
     { "handle-untag-image", G_CALLBACK (handle_untag_image) },
@@ -1682,7 +1688,7 @@ grove_dbus_service_class_init (GroveDBusServiceClass *klass)
 static void
 grove_dbus_service_init (GroveDBusService *self)
 {
-  self->jobs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, job_unref);
+  self->jobs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
   self->execs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
   /* checks are off until grove_dbus_service_set_authority() says otherwise */
   self->authority = grove_authority_new (NULL);
