@@ -27,11 +27,11 @@
 #include "grove-reference.h"
 #include "grove-utils.h"
 #include "grovectl-exec.h"
+#include "grovectl-job.h"
 
 #define EXIT_USAGE 2
 #define EXIT_UNREACHABLE 125
 #define EXIT_INTERRUPTED 130
-#define PROGRESS_BAR_WIDTH 30
 #define SHORT_ID_LEN 12
 #define FOLLOW_INTERVAL_MS 200
 
@@ -710,118 +710,37 @@ parse_simple (Ctl *ctl, const Command *command, int *argc, char ***argv, int n_a
 
 /* ---- image commands ---- */
 
-/* an import job being waited for */
-typedef struct
-{
-  GroveDBusJob1 *job;
-  gboolean show_progress; /* stderr is a terminal */
-  gboolean bar_shown;
-  gboolean interrupted;
-  gboolean done;
-  gboolean lost; /* groved went away */
-} ImportWait;
-
-static void
-show_progress_bar (ImportWait *wait)
-{
-  double progress = CLAMP (grove_dbus_job1_get_progress (wait->job), 0.0, 1.0);
-  g_autofree char *bar = g_strnfill (PROGRESS_BAR_WIDTH, '.');
-  g_autofree char *files
-      = g_strdup_printf ("%" G_GUINT64_FORMAT, grove_dbus_job1_get_files (wait->job));
-
-  memset (bar, '#', (gsize)(progress * PROGRESS_BAR_WIDTH));
-  g_printerr ("\r[%s] ", bar);
-  /* TRANSLATORS: an import's progress: percent done, megabytes read of the megabytes known
-   * so far, and how many files it wrote (%s is the number) */
-  g_printerr (_ ("%3.0f%%  %.1f/%.1f MB  %s files"), progress * 100.0,
-              (double)grove_dbus_job1_get_bytes_done (wait->job) / 1e6,
-              (double)grove_dbus_job1_get_bytes_total (wait->job) / 1e6, files);
-  /* erase what a longer line left */
-  g_printerr ("\033[K");
-  wait->bar_shown = TRUE;
-}
-
-static void
-check_job_state (ImportWait *wait)
-{
-  const char *state = grove_dbus_job1_get_state (wait->job);
-
-  if (state != NULL && !g_str_equal (state, "running"))
-    wait->done = TRUE;
-}
-
-static void
-job_properties_changed_cb (GDBusProxy *proxy, GVariant *changed, const char *const *invalidated,
-                           ImportWait *wait)
-{
-  if (wait->show_progress)
-    show_progress_bar (wait);
-  check_job_state (wait);
-}
-
-static void
-job_completed_cb (GroveDBusJob1 *job, gboolean success, const char *error, ImportWait *wait)
-{
-  wait->done = TRUE;
-}
-
-static void
-job_owner_changed_cb (GObject *proxy, GParamSpec *pspec, ImportWait *wait)
-{
-  g_autofree char *owner = g_dbus_proxy_get_name_owner (G_DBUS_PROXY (proxy));
-
-  if (owner == NULL)
-    wait->lost = TRUE;
-}
-
-static void
-job_cancel_cb (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  g_autoptr (GError) local_error = NULL;
-
-  /* the job may have ended meanwhile: its state tells how it did */
-  if (!grove_dbus_job1_call_cancel_finish (GROVE_DBUS_JOB1 (source), result, &local_error))
-    g_debug ("cancelling the import: %s", local_error->message);
-}
-
+/* a job's outcome: its images' IDs on stdout, or why it did not succeed */
 static gboolean
-interrupt_cb (gpointer user_data)
+finish_image_job (Ctl *ctl, GroveDBusJob1 *job, gboolean interrupted, const char *what,
+                  GError **error)
 {
-  ImportWait *wait = user_data;
+  const char *state = grove_dbus_job1_get_state (job);
+  const char *const *images = NULL;
 
-  wait->interrupted = TRUE;
-  grove_dbus_job1_call_cancel (wait->job, NULL, job_cancel_cb, NULL);
-  return G_SOURCE_CONTINUE;
-}
-
-/* turns the main loop until the job ends; Ctrl-C cancels it meanwhile */
-static gboolean
-wait_job (ImportWait *wait, GError **error)
-{
-  guint interrupt_id = g_unix_signal_add (SIGINT, interrupt_cb, wait);
-
-  g_signal_connect (wait->job, "g-properties-changed", G_CALLBACK (job_properties_changed_cb),
-                    wait);
-  g_signal_connect (wait->job, "completed", G_CALLBACK (job_completed_cb), wait);
-  g_signal_connect (wait->job, "notify::g-name-owner", G_CALLBACK (job_owner_changed_cb), wait);
-  /* it may have ended before the proxy was watching */
-  check_job_state (wait);
-  job_owner_changed_cb (G_OBJECT (wait->job), NULL, wait);
-  while (!wait->done && !wait->lost)
-    g_main_context_iteration (NULL, TRUE);
-  g_source_remove (interrupt_id);
-  g_signal_handlers_disconnect_by_data (wait->job, wait);
-  if (wait->bar_shown)
-    g_printerr ("\r\033[K");
-  if (wait->lost)
+  if (g_strcmp0 (state, "cancelled") == 0 && interrupted)
     {
-      g_set_error (error, G_DBUS_ERROR, G_DBUS_ERROR_DISCONNECTED,
-                   /* TRANSLATORS: %s is a D-Bus object path */
-                   _ ("groved went away during the import %s"),
-                   g_dbus_proxy_get_object_path (G_DBUS_PROXY (wait->job)));
-      return FALSE;
+      /* TRANSLATORS: %s is what was cancelled: "import" or "pull" */
+      g_printerr (_ ("grovectl: %s cancelled\n"), what);
+      ctl->status = EXIT_INTERRUPTED;
+      return TRUE;
+    }
+  if (g_strcmp0 (state, "succeeded") != 0)
+    return grove_throw (error, GROVE_ERROR_FAILED, "%s", grove_dbus_job1_get_error (job));
+  images = grove_dbus_job1_get_result (job);
+  for (guint i = 0; images != NULL && images[i] != NULL; i++)
+    {
+      g_autofree char *id = path_basename (images[i]);
+      g_print ("%s\n", id);
     }
   return TRUE;
+}
+
+static GroveDBusJob1 *
+job_proxy (Ctl *ctl, const char *path, GError **error)
+{
+  return grove_dbus_job1_proxy_new_sync (ctl->connection, G_DBUS_PROXY_FLAGS_NONE, GROVE_DBUS_NAME,
+                                         path, NULL, error);
 }
 
 static gboolean
@@ -831,9 +750,7 @@ cmd_image_import (Ctl *ctl, const Command *command, int argc, char **argv, GErro
   g_autofree char *path = NULL;
   g_autofree char *job_path = NULL;
   g_autoptr (GroveDBusJob1) job = NULL;
-  const char *const *images = NULL;
-  const char *state = NULL;
-  ImportWait wait = { NULL, isatty (STDERR_FILENO), FALSE, FALSE, FALSE, FALSE };
+  gboolean interrupted = FALSE;
   const GOptionEntry entries[]
       = { { "tag", 't', 0, G_OPTION_ARG_STRING, &tag, N_ ("Name the imported image"), N_ ("NAME") },
           { NULL } };
@@ -847,29 +764,66 @@ cmd_image_import (Ctl *ctl, const Command *command, int argc, char **argv, GErro
   if (!grove_dbus_runtime1_call_start_import_sync (ctl->runtime, path, tag ? tag : "", &job_path,
                                                    NULL, error))
     return FALSE;
-  job = grove_dbus_job1_proxy_new_sync (ctl->connection, G_DBUS_PROXY_FLAGS_NONE, GROVE_DBUS_NAME,
-                                        job_path, NULL, error);
-  if (job == NULL)
+  job = job_proxy (ctl, job_path, error);
+  if (job == NULL || !grovectl_job_wait (job, grovectl_job_show_bar, NULL, &interrupted, error))
     return FALSE;
-  wait.job = job;
-  if (!wait_job (&wait, error))
-    return FALSE;
-  state = grove_dbus_job1_get_state (job);
-  if (g_strcmp0 (state, "cancelled") == 0 && wait.interrupted)
-    {
-      g_printerr (_ ("grovectl: import cancelled\n"));
-      ctl->status = EXIT_INTERRUPTED;
-      return TRUE;
-    }
-  if (g_strcmp0 (state, "succeeded") != 0)
-    return grove_throw (error, GROVE_ERROR_FAILED, "%s", grove_dbus_job1_get_error (job));
-  images = grove_dbus_job1_get_result (job);
-  for (guint i = 0; images != NULL && images[i] != NULL; i++)
-    {
-      g_autofree char *id = path_basename (images[i]);
-      g_print ("%s\n", id);
-    }
+  return finish_image_job (ctl, job, interrupted, "import", error);
+}
+
+/* --creds USER:PASSWORD as pull options */
+static gboolean
+pull_options (const char *creds, GVariantBuilder *options, GError **error)
+{
+  const char *colon = creds != NULL ? strchr (creds, ':') : NULL;
+  g_autofree char *user = NULL;
+
+  if (creds == NULL)
+    return TRUE;
+  if (colon == NULL || colon == creds)
+    return usage_error (error, _ ("--creds takes USER:PASSWORD"));
+  user = g_strndup (creds, colon - creds);
+  g_variant_builder_add (options, "{sv}", "username", g_variant_new_string (user));
+  g_variant_builder_add (options, "{sv}", "password", g_variant_new_string (colon + 1));
   return TRUE;
+}
+
+static gboolean
+cmd_image_pull (Ctl *ctl, const Command *command, int argc, char **argv, GError **error)
+{
+  g_autofree char *creds = NULL;
+  gboolean quiet = FALSE;
+  g_autofree char *job_path = NULL;
+  g_autoptr (GroveDBusJob1) job = NULL;
+  gboolean interrupted = FALSE;
+  guint lines = 0;
+  GVariantBuilder options;
+  const GOptionEntry entries[]
+      = { { "creds", 0, 0, G_OPTION_ARG_STRING, &creds, N_ ("Log in to the registry as USER"),
+            N_ ("USER:PASSWORD") },
+          { "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, N_ ("Show no progress"), NULL },
+          { NULL } };
+
+  g_variant_builder_init (&options, G_VARIANT_TYPE_VARDICT);
+  if (!parse_command_line (ctl, command, entries, FALSE, &argc, &argv, 1, 1, error)
+      || !pull_options (creds, &options, error))
+    {
+      g_variant_builder_clear (&options);
+      return FALSE;
+    }
+  if (!ctl_connect (ctl, error))
+    {
+      g_variant_builder_clear (&options);
+      return FALSE;
+    }
+  if (!grove_dbus_runtime1_call_start_pull_sync (
+          ctl->runtime, argv[1], g_variant_builder_end (&options), &job_path, NULL, error))
+    return FALSE;
+  job = job_proxy (ctl, job_path, error);
+  if (job == NULL
+      || !grovectl_job_wait (job, quiet ? NULL : grovectl_job_show_layers, &lines, &interrupted,
+                             error))
+    return FALSE;
+  return finish_image_job (ctl, job, interrupted, "pull", error);
 }
 
 static char *
@@ -1673,6 +1627,8 @@ cmd_info (Ctl *ctl, const Command *command, int argc, char **argv, GError **erro
 static const Command command_table[] = {
   { "image", "import", "[--tag TAG] PATH",
     N_ ("Import an OCI layout, OCI archive or docker archive"), cmd_image_import },
+  { "image", "pull", "[--creds USER:PASSWORD] [-q] REFERENCE", N_ ("Pull an image from a registry"),
+    cmd_image_pull },
   { "image", "ls", "", N_ ("List images"), cmd_image_ls },
   { "image", "inspect", "IMAGE", N_ ("Show an image’s details"), cmd_image_inspect },
   { "image", "rm", "IMAGE", N_ ("Remove an image"), cmd_image_rm },
@@ -1695,6 +1651,8 @@ static const Command command_table[] = {
     N_ ("Run a command in a running container"), cmd_exec },
   { NULL, "run", "[--rm] [--name NAME] IMAGE [CMD...]",
     N_ ("Run a command in a new pod and wait for it"), cmd_run },
+  { NULL, "pull", "[--creds USER:PASSWORD] [-q] REFERENCE",
+    N_ ("Pull an image from a registry (as image pull)"), cmd_image_pull },
   { NULL, "info", "", N_ ("Show the daemon’s version and object counts"), cmd_info },
 };
 

@@ -31,7 +31,7 @@ struct _GroveEngine
   GHashTable *names;      /* reserved name → id */
   GHashTable *busy;       /* id → GQueue of GTask waiting for the object */
   GFileMonitor *exit_monitor;
-  GThreadPool *writer; /* persists records in order, off the main thread */
+  GThreadPool *writer;  /* persists records in order, off the main thread */
   GThreadPool *workers; /* runs jobs' work: never GTask's pool, whose threads GIO needs */
   GMutex pause_lock;
   char *pause_key; /* inode:size:mtime of the pause binary the tag below was made from */

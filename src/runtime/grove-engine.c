@@ -433,7 +433,6 @@ grove_job_free (GroveJob *job)
 
 static void job_start (GroveEngine *self, GTask *outer);
 
-
 static void
 job_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {

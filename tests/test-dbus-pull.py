@@ -1,0 +1,158 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Pulls over D-Bus: Runtime1.PullImage and StartPull with its Job1, and `grovectl pull`,
+from registries on loopback (tests/grove_registry.py): plain HTTP, basic auth, a missing
+tag, a bad option, progress on a terminal, Ctrl-C on a stalled pull, and a container run
+from the pulled image."""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.environ.get("G_TEST_SRCDIR", os.path.dirname(os.path.abspath(__file__))))
+import grove_cri_test as t  # noqa: E402
+import grove_registry as gr  # noqa: E402
+from grove_cri_test import ok  # noqa: E402
+
+PLAN = 17
+
+
+def gdbus(daemon, path, method, *args):
+    return subprocess.run(["gdbus", "call", "--address", daemon.address, "--dest",
+                           "org.grove.Runtime1", "--object-path", path, "--method", method,
+                           *args], capture_output=True, text=True)
+
+
+def job_property(daemon, job, name):
+    got = gdbus(daemon, job, "org.freedesktop.DBus.Properties.Get", "org.grove.Job1", name)
+    return got.stdout.strip()
+
+
+def wait_job(daemon, job, seconds=60):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        state = job_property(daemon, job, "State")
+        if "running" not in state:
+            return state
+        time.sleep(0.1)
+    return "still running"
+
+
+def tests(registries, stall):
+    plain, basic = registries
+
+    def body(daemon, api, tmp):
+        ref = f"{plain.host}/app/busybox:1"
+        pulled = daemon.grovectl("pull", ref)
+        image_id = pulled.stdout.strip()
+        listed = daemon.grovectl("image", "ls")
+        ok(pulled.returncode == 0 and len(image_id) == 64 and ref in listed.stdout,
+           "grovectl pull: prints the image ID; image ls shows the reference",
+           pulled.stderr + listed.stdout)
+
+        ran = daemon.grovectl("run", "--rm", ref, "echo", "pulled and running")
+        ok(ran.returncode == 0 and "pulled and running" in ran.stdout,
+           "grovectl run: a container from the pulled image", ran.stdout + ran.stderr)
+
+        multi = f"{plain.host}/app/multilayer:1"
+        started = gdbus(daemon, "/org/grove/Runtime1", "org.grove.Runtime1.StartPull",
+                        multi, "{}")
+        job = started.stdout.strip().strip("(),").replace("objectpath ", "").strip("'")
+        state = wait_job(daemon, job)
+        layers = job_property(daemon, job, "Layers")
+        operation = job_property(daemon, job, "Operation")
+        result = job_property(daemon, job, "Result")
+        ok("succeeded" in state and "pull" in operation and layers.count("true") == 3
+           and "/org/grove/Runtime1/images/" in result,
+           "StartPull: a pull job ends succeeded with 3 layers done and the image as result",
+           f"{started.stderr} {state} {operation} {layers} {result}")
+        done = job_property(daemon, job, "BytesDone")
+        total = job_property(daemon, job, "BytesTotal")
+        ok(done == total and done != "<uint64 0>", "the job's BytesDone reached BytesTotal",
+           f"{done} {total}")
+
+        direct = gdbus(daemon, "/org/grove/Runtime1", "org.grove.Runtime1.PullImage",
+                       f"{plain.host}/app/shared-a:1", "{}")
+        ok(direct.returncode == 0 and "/org/grove/Runtime1/images/" in direct.stdout,
+           "PullImage: returns the image's object path", direct.stdout + direct.stderr)
+
+        bad = gdbus(daemon, "/org/grove/Runtime1", "org.grove.Runtime1.PullImage", ref,
+                    "{'colour': <'blue'>}")
+        ok(bad.returncode != 0 and "org.grove.Error.InvalidArgument" in bad.stderr
+           and "colour" in bad.stderr, "an unknown option: InvalidArgument naming it",
+           bad.stderr)
+        typed = gdbus(daemon, "/org/grove/Runtime1", "org.grove.Runtime1.PullImage", ref,
+                      "{'username': <42>}")
+        ok(typed.returncode != 0 and "org.grove.Error.InvalidArgument" in typed.stderr,
+           "an option of the wrong type: InvalidArgument", typed.stderr)
+
+        missing = daemon.grovectl("pull", f"{plain.host}/app/busybox:nope")
+        ok(missing.returncode == 1 and "nope" in missing.stderr,
+           "grovectl pull of a missing tag: exit 1, the error names the tag", missing.stderr)
+
+        secret = f"{basic.host}/app/busybox:1"
+        refused = daemon.grovectl("pull", "--creds", "user:wrong", secret)
+        ok(refused.returncode == 1 and refused.stderr.strip() != "",
+           "--creds with a wrong password: refused", refused.stderr)
+        allowed = daemon.grovectl("pull", "--creds", "user:secret", secret)
+        ok(allowed.returncode == 0 and len(allowed.stdout.strip()) == 64,
+           "--creds with the right password: pulled", allowed.stderr)
+        usage = daemon.grovectl("pull", "--creds", "nocolon", secret)
+        ok(usage.returncode == 2, "--creds without a colon: a usage error", usage.stderr)
+
+        # a terminal: script(1) gives grovectl one; each layer ends as a "done" line
+        gdbus(daemon, "/org/grove/Runtime1", "org.grove.Runtime1.RemoveImage", multi)
+        grovectl = os.path.join(t.BUILD, "grovectl")
+        shown = subprocess.run(["script", "-qec", f"{grovectl} --bus {daemon.address} pull "
+                                f"{multi}", "/dev/null"], capture_output=True, text=True)
+        ok(shown.returncode == 0 and shown.stdout.count("done") >= 3,
+           "grovectl pull on a terminal: a line per layer, each ending done", shown.stdout)
+
+        # Ctrl-C on a pull that stalls: the job is cancelled, grovectl exits 130
+        proc = subprocess.Popen([grovectl, "--bus", daemon.address, "pull",
+                                 f"{stall.host}/app/x:1"], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        time.sleep(1.5)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+        ok(proc.returncode == 130 and "cancelled" in err,
+           "Ctrl-C during a stalled pull: cancelled, exit 130", f"{proc.returncode} {err}")
+        names = daemon.grovectl("image", "ls").stdout
+        ok(stall.host not in names, "no image is left of the cancelled pull", names)
+
+    return body
+
+
+def main():
+    t.setup()
+    workdir = tempfile.mkdtemp(prefix="grove-dbus-pull-", dir="/var/tmp")
+    registries = []
+    stall = None
+    try:
+        plain = gr.Registry(workdir, name="plain")
+        registries.append(plain)
+        for kind in ("busybox", "multilayer", "shared-a"):
+            gr.push(gr.build_image(workdir, kind), f"{plain.host}/app/{kind}:1")
+        basic = gr.Registry(workdir, name="basic", htpasswd=("user", "secret"),
+                            storage=plain.storage)
+        registries.append(basic)
+        stall = gr.StallServer()
+        config = "".join(f"[registry.{r.host}]\ninsecure = true\n"
+                         for r in (plain, basic, stall))
+        config += "[registries]\nstall_timeout = 60\n"
+        status = t.run(PLAN, "dbus-pull", tests(registries, stall), config)
+    finally:
+        if stall is not None:
+            stall.stop()
+        for registry in registries:
+            registry.close()
+        shutil.rmtree(workdir, ignore_errors=True)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
