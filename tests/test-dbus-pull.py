@@ -18,7 +18,7 @@ import grove_cri_test as t  # noqa: E402
 import grove_registry as gr  # noqa: E402
 from grove_cri_test import ok  # noqa: E402
 
-PLAN = 17
+PLAN = 19
 
 
 def gdbus(daemon, path, method, *args):
@@ -104,6 +104,13 @@ def tests(registries, stall):
         usage = daemon.grovectl("pull", "--creds", "nocolon", secret)
         ok(usage.returncode == 2, "--creds without a colon: a usage error", usage.stderr)
 
+        short = daemon.grovectl("pull", "app/busybox:1")
+        ok(short.returncode == 0 and short.stdout.strip() == image_id,
+           "a short name is pulled from the default registry", short.stderr)
+        found = daemon.grovectl("run", "--rm", "app/busybox:1", "echo", "short and found")
+        ok(found.returncode == 0 and "short and found" in found.stdout,
+           "and a container runs from it by that short name", found.stdout + found.stderr)
+
         # a terminal: script(1) gives grovectl one; each layer ends as a "done" line
         gdbus(daemon, "/org/grove/Runtime1", "org.grove.Runtime1.RemoveImage", multi)
         grovectl = os.path.join(t.BUILD, "grovectl")
@@ -143,7 +150,7 @@ def main():
         stall = gr.StallServer()
         config = "".join(f"[registry.{r.host}]\ninsecure = true\n"
                          for r in (plain, basic, stall))
-        config += "[registries]\nstall_timeout = 60\n"
+        config += f"[registries]\nstall_timeout = 60\ndefault_registry = {plain.host}\n"
         status = t.run(PLAN, "dbus-pull", tests(registries, stall), config)
     finally:
         if stall is not None:

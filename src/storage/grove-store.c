@@ -503,6 +503,26 @@ lookup_image_locked (GroveStore *self, const char *name_or_id, GCancellable *can
   return tags ? image_from_commit (self, commit, tags, error) : NULL;
 }
 
+/* the name a pull of short @name from the default registry gives, when that differs */
+static char *
+short_name_as_pulled (GroveStore *self, const char *name)
+{
+  g_autoptr (GroveRegistryConfig) config = grove_store_dup_registry_config (self);
+  g_autoptr (GroveReference) as_is = grove_reference_parse (name, NULL);
+  g_autoptr (GroveReference) pulled = NULL;
+  g_autofree char *as_is_text = NULL;
+  g_autofree char *pulled_text = NULL;
+
+  if (as_is == NULL || config->default_registry == NULL)
+    return NULL;
+  pulled = grove_reference_parse_for_pull (name, config->default_registry, NULL);
+  if (pulled == NULL)
+    return NULL;
+  as_is_text = grove_reference_to_string (as_is);
+  pulled_text = grove_reference_to_string (pulled);
+  return g_str_equal (as_is_text, pulled_text) ? NULL : g_steal_pointer (&pulled_text);
+}
+
 /**
  * grove_store_lookup_image:
  * @self: a #GroveStore
@@ -512,16 +532,37 @@ lookup_image_locked (GroveStore *self, const char *name_or_id, GCancellable *can
  * @cancellable: (nullable): a #GCancellable
  * @error: return location
  *
+ * A short name ("busybox", "team/app:1") means docker.io's, as it does for Docker; when no
+ * such image is here and a default registry is configured, it means the image a pull of
+ * that short name stored (`<default registry>/team/app:1`).
+ *
  * Returns: (transfer full) (nullable): the image, or %NULL with %GROVE_ERROR_NOT_FOUND
  */
 GroveImage *
 grove_store_lookup_image (GroveStore *self, const char *name_or_id, GCancellable *cancellable,
                           GError **error)
 {
+  g_autoptr (GError) local_error = NULL;
+  g_autofree char *pulled_name = NULL;
+  GroveImage *image = NULL;
 
   g_return_val_if_fail (GROVE_IS_STORE (self), NULL);
   g_return_val_if_fail (name_or_id != NULL, NULL);
-  return lookup_image_locked (self, name_or_id, cancellable, error);
+  image = lookup_image_locked (self, name_or_id, cancellable, &local_error);
+  if (image != NULL || !g_error_matches (local_error, GROVE_ERROR, GROVE_ERROR_NOT_FOUND))
+    return local_error != NULL ? g_propagate_error (error, g_steal_pointer (&local_error)),
+           NULL                : image;
+  /* a short name not found as docker.io's may be what a pull of it from the default
+   * registry stored */
+  pulled_name = short_name_as_pulled (self, name_or_id);
+  if (pulled_name != NULL)
+    {
+      image = lookup_image_locked (self, pulled_name, cancellable, NULL);
+      if (image != NULL)
+        return image;
+    }
+  g_propagate_error (error, g_steal_pointer (&local_error));
+  return NULL;
 }
 
 /* a tag's ref, from any name people type; the name must carry a tag, not only a digest */
