@@ -1070,6 +1070,37 @@ add_infra_namespace (SpecContext *ctx, JsonArray *namespaces, const char *type, 
   add_namespace (namespaces, type, path);
 }
 
+/* the pod's, made by the engine; the runtimes want its mappings as well as its path */
+static gboolean
+add_user_namespace (SpecContext *ctx, JsonArray *namespaces, JsonObject *linux_spec, GError **error)
+{
+  JsonObject *mappings = ctx->input->id_mappings;
+  const char *const members[] = { "uidMappings", "gidMappings" };
+
+  if (ctx->privileged)
+    return grove_throw (error, GROVE_ERROR_INVALID_ARGUMENT,
+                        "%s.privileged: a container of a pod with its own user namespace cannot "
+                        "be privileged",
+                        ctx->security_path);
+  if (ctx->host_network || ctx->pid_mode == NS_NODE || ctx->ipc_mode == NS_NODE)
+    return grove_throw (error, GROVE_ERROR_INVALID_ARGUMENT,
+                        "container %s: a pod with its own user namespace cannot use the host's "
+                        "network, PID or IPC namespace",
+                        ctx->input->container_id);
+  for (guint i = 0; i < G_N_ELEMENTS (members); i++)
+    {
+      JsonNode *node = mappings != NULL ? json_object_get_member (mappings, members[i]) : NULL;
+
+      if (node == NULL || !JSON_NODE_HOLDS_ARRAY (node))
+        return grove_throw (error, GROVE_ERROR_INVALID_ARGUMENT,
+                            "user namespace %s was given without %s", ctx->input->userns_path,
+                            members[i]);
+      json_object_set_member (linux_spec, members[i], json_node_copy (node));
+    }
+  add_namespace (namespaces, "user", ctx->input->userns_path);
+  return TRUE;
+}
+
 static gboolean
 add_namespaces (SpecContext *ctx, JsonObject *linux_spec, GError **error)
 {
@@ -1083,6 +1114,8 @@ add_namespaces (SpecContext *ctx, JsonObject *linux_spec, GError **error)
                         "container %s joins the pod's namespaces but no infra PID was given",
                         ctx->input->container_id);
   add_namespace (namespaces, "mount", NULL);
+  if (ctx->input->userns_path != NULL && !add_user_namespace (ctx, namespaces, linux_spec, error))
+    return FALSE;
   if (!ctx->host_network)
     add_namespace (namespaces, "network", ctx->input->netns_path);
   if (ctx->ipc_mode != NS_NODE && (infra || ctx->ipc_mode == NS_CONTAINER))
