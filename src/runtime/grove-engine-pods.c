@@ -346,12 +346,13 @@ make_user_namespace (GroveEngine *self, JsonObject *record, GError **error)
   if (self->pause_path == NULL)
     return grove_throw (error, GROVE_ERROR_UNSUPPORTED,
                         "pod %s: user namespaces need the grove-pause helper", id);
-  if (!check_reachable (self->root, error) || !check_reachable (self->runroot, error)
-      || !check_reachable (grove_store_get_root (self->store), error))
-    return g_prefix_error (error, "pod %s: ", id), FALSE;
+  /* Grove's own directories first: the store may be below the state root */
   for (guint i = 0; i < G_N_ELEMENTS (dirs); i++)
     if (!grove_make_searchable_at (AT_FDCWD, dirs[i], error))
       return FALSE;
+  if (!check_reachable (self->root, error) || !check_reachable (self->runroot, error)
+      || !check_reachable (grove_store_get_root (self->store), error))
+    return g_prefix_error (error, "pod %s: ", id), FALSE;
   return grove_userns_create (self->pause_path, grove_record_object (record, "idMappings"),
                               grove_record_string (record, "usernsPath"),
                               grove_record_string (record, "netnsPath"), error);
