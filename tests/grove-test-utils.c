@@ -48,6 +48,26 @@ grove_test_make_tmpdir (void)
  *
  * Removes @path; fails the test if something (a mount) is left below it.
  */
+/* @path and the directories above it let anyone search them (the test's temporary base is
+ * private), as a pod's user namespace needs */
+void
+grove_test_make_searchable (const char *path)
+{
+  g_autofree char *dir = g_strdup (path);
+
+  while (strcmp (dir, "/") != 0)
+    {
+      struct stat st;
+      char *parent = g_path_get_dirname (dir);
+
+      g_assert_cmpint (stat (dir, &st), ==, 0);
+      if ((st.st_mode & 0111) != 0111)
+        g_assert_cmpint (chmod (dir, (st.st_mode & 07777) | 0111), ==, 0);
+      g_free (dir);
+      dir = parent;
+    }
+}
+
 void
 grove_test_rm_rf (const char *path)
 {
@@ -223,7 +243,9 @@ grove_test_remove_engine_dirs (const char *tmpdir, const char *cgroup_parent)
   if (tmpdir != NULL)
     {
       g_autofree char *netns_dir = g_build_filename (tmpdir, "run", "netns", NULL);
+      g_autofree char *userns_dir = g_build_filename (tmpdir, "run", "userns", NULL);
       umount2 (netns_dir, MNT_DETACH);
+      umount2 (userns_dir, MNT_DETACH);
       grove_test_rm_rf (tmpdir);
     }
 }

@@ -10,6 +10,7 @@ G_BEGIN_DECLS
 gboolean grove_test_is_root (void);
 char *grove_test_make_tmpdir (void);
 void grove_test_rm_rf (const char *path);
+void grove_test_make_searchable (const char *path);
 void grove_test_mkimage (const char *first_arg, ...) G_GNUC_NULL_TERMINATED;
 int grove_test_run (char **out_stdout, const char *first_arg, ...) G_GNUC_NULL_TERMINATED;
 guint64 grove_test_du (const char *path);

@@ -18,7 +18,7 @@ sys.path.insert(0, os.environ.get("G_TEST_SRCDIR", os.path.dirname(os.path.abspa
 import grove_cri_test as t  # noqa: E402
 from grove_cri_test import ok, Cri, Events, wait_state, pod_config, container_config  # noqa: E402,E501
 
-PLAN = 28
+PLAN = 31
 
 
 def lifecycle(cri, events, tmp):
@@ -202,6 +202,45 @@ def errors(cri):
     ok(not bad, "bad requests get INVALID_ARGUMENT or NOT_FOUND naming what is wrong", bad)
 
 
+def user_namespaces(cri, tmp):
+    status, error = cri("RuntimeService/Status", {})
+    features = {h["name"]: h.get("features", {}).get("user_namespaces", False)
+                for h in (status or {}).get("runtime_handlers", [])}
+    ok("runc" in features and all(features.values()),
+       "Status: user namespaces a feature of every handler (probed at start)", status or error)
+    # a userns pod's processes reach the state dirs below @tmp as an unmapped user
+    path = tmp
+    while path != "/":
+        os.chmod(path, os.stat(path).st_mode & 0o7777 | 0o111)
+        path = os.path.dirname(path)
+    mapping = [{"container_id": 0, "host_id": 200000, "length": 65536}]
+    config = pod_config(tmp, "userns")
+    config["linux"] = {"security_context": {"namespace_options": {
+        "userns_options": {"mode": "POD", "uids": mapping, "gids": mapping}}}}
+    pod, pod_error = cri("RuntimeService/RunPodSandbox", {"config": config})
+    pod_id = pod["pod_sandbox_id"] if pod else ""
+    created, error = cri("RuntimeService/CreateContainer", {
+        "pod_sandbox_id": pod_id, "config": container_config("app", "exec sleep 300"),
+        "sandbox_config": config}) if pod else (None, pod_error)
+    cid = created["container_id"] if created else ""
+    cri("RuntimeService/StartContainer", {"container_id": cid})
+    out, error = cri("RuntimeService/ExecSync",
+                     {"container_id": cid, "timeout": 10,
+                      "cmd": ["sh", "-c", "id -u; tr -s ' ' < /proc/self/uid_map"]})
+    ok(out is not None and out.get("stdout") == "MAogMCAyMDAwMDAgNjU1MzYK",
+       "a pod with userns_options POD: ExecSync's id -u is 0, uid_map 0 200000 65536",
+       out or pod_error or error)
+    cri("RuntimeService/StopPodSandbox", {"pod_sandbox_id": pod_id})
+    cri("RuntimeService/RemovePodSandbox", {"pod_sandbox_id": pod_id})
+    config = pod_config(tmp, "bad-userns")
+    config["linux"] = {"security_context": {"namespace_options": {"userns_options": {
+        "mode": "POD", "uids": [{"container_id": 1, "host_id": 200000, "length": 10}],
+        "gids": mapping}}}}
+    _, error = cri("RuntimeService/RunPodSandbox", {"config": config})
+    ok(error is not None and error[0] == "INVALID_ARGUMENT" and "is not mapped" in error[1],
+       "mappings without the pod's root: INVALID_ARGUMENT", error)
+
+
 def body(daemon, api, tmp):
     cri = Cri(api, daemon.socket)
     events = Events(api, daemon.socket)
@@ -213,6 +252,7 @@ def body(daemon, api, tmp):
     oom(cri, pod_id, tmp)
     pod_end(cri, pod_id)
     errors(cri)
+    user_namespaces(cri, tmp)
 
 
 if __name__ == "__main__":

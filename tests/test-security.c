@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "grove-engine.h"
@@ -98,6 +99,8 @@ fixture_setup (Fixture *fx, gconstpointer data)
       return;
     }
   fx->tmpdir = grove_test_make_tmpdir ();
+  /* user-namespaced pods reach their rootfs and volumes below it as an unmapped user */
+  grove_test_make_searchable (fx->tmpdir);
   fx->cgroup_parent = g_strdup_printf ("/grove-test-%d", (int)getpid ());
   store_root = g_build_filename (fx->tmpdir, "store", NULL);
   fx->store = grove_store_open (store_root, NULL, &error);
@@ -574,6 +577,232 @@ test_sysctls (Fixture *fx, gconstpointer data)
   g_assert_cmpuint (pods->len, ==, 1);
 }
 
+/* user namespaces */
+
+#define USERNS_MAPPINGS                                                                            \
+  "'uids': [{'containerId': 0, 'hostId': 100000, 'length': 65536}],"                               \
+  " 'gids': [{'containerId': 0, 'hostId': 100000, 'length': 65536}]"
+#define USERNS_POD                                                                                 \
+  "'securityContext': {'namespaceOptions': {'usernsOptions': {'mode': 'POD', " USERNS_MAPPINGS "}" \
+  "}"                                                                                              \
+  "}"
+
+/* the `Uid:` line of /proc/PID/status: real, effective, saved, filesystem */
+static char *
+host_uids (int pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/status", pid);
+  g_autofree char *status = NULL;
+  g_auto (GStrv) lines = NULL;
+
+  g_assert_true (g_file_get_contents (path, &status, NULL, NULL));
+  lines = g_strsplit (status, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    if (g_str_has_prefix (lines[i], "Uid:"))
+      return g_strdup (g_strstrip (lines[i] + strlen ("Uid:")));
+  g_assert_not_reached ();
+}
+
+/* every file of the shared checkouts still belongs to the host's root */
+static void
+assert_checkouts_unchanged (Fixture *fx)
+{
+  g_autofree char *checkouts = g_build_filename (fx->tmpdir, "store", "checkouts", NULL);
+  g_autofree char *owners = NULL;
+
+  g_assert_cmpint (
+      grove_test_run (&owners, "find", checkouts, "-mindepth", "1", "!", "-user", "0", NULL), ==,
+      0);
+  g_assert_cmpstr (owners, ==, "");
+}
+
+/* no rootfs, idmapped stage or namespace left: only the namespace dirs' own bind mounts */
+static void
+assert_nothing_mounted (Fixture *fx)
+{
+  g_autofree char *mountinfo = NULL;
+  g_auto (GStrv) lines = NULL;
+  g_autofree char *netns_dir = g_build_filename (fx->tmpdir, "run", "netns", NULL);
+  g_autofree char *userns_dir = g_build_filename (fx->tmpdir, "run", "userns", NULL);
+
+  g_assert_true (g_file_get_contents ("/proc/self/mountinfo", &mountinfo, NULL, NULL));
+  lines = g_strsplit (mountinfo, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      g_auto (GStrv) fields = g_strsplit (lines[i], " ", 6);
+
+      if (g_strv_length (fields) < 5 || !g_str_has_prefix (fields[4], fx->tmpdir))
+        continue;
+      g_test_message ("still mounted: %s", lines[i]);
+      g_assert_true (g_str_equal (fields[4], netns_dir) || g_str_equal (fields[4], userns_dir));
+      g_assert_null (strstr (lines[i], "nsfs"));
+    }
+}
+
+static void
+check_user_namespace (Fixture *fx, const char *handler)
+{
+  g_autofree char *volume = g_build_filename (fx->tmpdir, "volume", NULL);
+  g_autofree char *mounts
+      = g_strdup_printf ("'mounts': [{'containerPath': '/volume', 'hostPath': '%s'}]", volume);
+  g_autoptr (GrovePod) pod = NULL;
+  g_autoptr (GroveContainer) first = NULL;
+  g_autoptr (GroveContainer) second = NULL;
+  g_autofree char *inside = NULL;
+  g_autofree char *uids = NULL;
+  g_autofree char *first_ns = NULL;
+  g_autofree char *second_ns = NULL;
+  g_autofree char *host_ns = NULL;
+  g_autofree char *upper = NULL;
+  g_autofree char *created = NULL;
+  struct stat st;
+
+  /* a volume the pod's root owns: the host's 100000 */
+  g_assert_cmpint (g_mkdir_with_parents (volume, 0755), ==, 0);
+  g_assert_cmpint (chown (volume, 100000, 100000), ==, 0);
+  pod = run_pod (fx, "userns", USERNS_POD, handler);
+  first = run_container (fx, pod, "first", IMAGE, "", mounts);
+  inside
+      = run_in (fx, first,
+                "id -u; tr -s ' ' < /proc/self/uid_map; stat -c %u /bin/busybox /volume;"
+                " touch /created && echo root-writable; echo v > /volume/v && echo volume-writable;"
+                " cat /etc/hosts > /dev/null && echo hosts-readable",
+                NULL);
+  g_assert_cmpstr (inside, ==,
+                   "0\n 0 100000 65536\n0\n0\nroot-writable\nvolume-writable\nhosts-readable\n");
+  uids = host_uids (grove_container_get_pid (first));
+  g_assert_cmpstr (uids, ==, "100000\t100000\t100000\t100000");
+  /* what the container wrote is the host's 100000 in its upper dir */
+  upper = grove_store_get_writable_path (grove_engine_get_store (fx->engine),
+                                         grove_container_get_id (first));
+  created = g_build_filename (upper, "created", NULL);
+  g_assert_cmpint (lstat (created, &st), ==, 0);
+  g_assert_cmpuint (st.st_uid, ==, 100000);
+  g_assert_cmpuint (st.st_gid, ==, 100000);
+  /* a second container joins the same user namespace, not the host's */
+  second = run_container (fx, pod, "second", IMAGE, "", NULL);
+  first_ns = run_in (fx, first, "readlink /proc/self/ns/user", NULL);
+  second_ns = run_in (fx, second, "readlink /proc/self/ns/user", NULL);
+  host_ns = g_file_read_link ("/proc/self/ns/user", NULL);
+  g_assert_cmpstr (first_ns, ==, second_ns);
+  g_assert_false (g_str_has_prefix (first_ns, host_ns));
+  assert_checkouts_unchanged (fx);
+  grove_test_remove_all_pods (fx->engine);
+  assert_nothing_mounted (fx);
+}
+
+/* @data: the handler */
+static void
+test_userns (Fixture *fx, gconstpointer data)
+{
+  g_autofree char *binary = g_find_program_in_path (data);
+
+  if (binary == NULL)
+    {
+      g_test_skip ("needs the handler's binary");
+      return;
+    }
+  check_user_namespace (fx, data);
+}
+
+/* root in the pod is nobody on the host: what it cannot reach through the kernel's checks */
+static void
+test_userns_attacker (Fixture *fx, gconstpointer data)
+{
+  g_autofree char *host_dir = g_build_filename (fx->tmpdir, "host-owned", NULL);
+  g_autofree char *host_file = g_build_filename (host_dir, "x", NULL);
+  g_autofree char *mounts
+      = g_strdup_printf ("'mounts': [{'containerPath': '/host', 'hostPath': '%s'}]", host_dir);
+  g_autoptr (GrovePod) pod = run_pod (fx, "userns-attacker", USERNS_POD, "runc");
+  g_autoptr (GroveContainer) container = NULL;
+  g_autofree char *output = NULL;
+  g_autofree char *errno_perm = g_strdup_printf ("errno=%d", EPERM);
+  g_autoptr (GHashTable) results = NULL;
+  const char *const probes[] = { "swapon", NULL };
+  int exit_code = 0;
+
+  g_assert_cmpint (g_mkdir_with_parents (host_dir, 0755), ==, 0);
+  /* every capability and no seccomp filter: only the user namespace stands in the way */
+  container = run_container (fx, pod, "attacker", IMAGE,
+                             "'seccomp': {'profileType': 'Unconfined'},"
+                             " 'capabilities': {'addCapabilities': ['ALL']}",
+                             mounts);
+  output = run_in (fx, container, "stat -c %u /host; touch /host/x 2>&1", &exit_code);
+  g_assert_cmpint (exit_code, !=, 0);
+  g_assert_true (g_str_has_prefix (output, "65534\n"));
+  g_assert_nonnull (strstr (output, "Permission denied"));
+  g_assert_false (g_file_test (host_file, G_FILE_TEST_EXISTS));
+  g_clear_pointer (&output, g_free);
+  output = run_in (fx, container, "mknod /tmp/mem c 1 1 2>&1", &exit_code);
+  g_assert_cmpint (exit_code, !=, 0);
+  g_assert_nonnull (strstr (output, "Operation not permitted"));
+  results = probe (fx, container, probes);
+  /* host-wide: the kernel wants the capability in the host's user namespace (module loading
+   * and kexec cannot be tried here: this kernel has neither, ENOSYS even for the host's root) */
+  for (guint i = 0; probes[i] != NULL; i++)
+    assert_probe (results, probes[i], errno_perm);
+}
+
+/* bad mappings are refused before anything is made */
+static void
+test_userns_invalid (Fixture *fx, gconstpointer data)
+{
+  const struct
+  {
+    const char *options;
+    GroveError code;
+    const char *message;
+  } cases[] = {
+    { "'mode': 'POD'", GROVE_ERROR_INVALID_ARGUMENT, "Grove does not pick host IDs" },
+    { "'mode': 'POD', 'uids': [{'containerId': 0, 'hostId': 100000, 'length': 10},"
+      " {'containerId': 5, 'hostId': 200000, 'length': 10}],"
+      " 'gids': [{'containerId': 0, 'hostId': 100000, 'length': 10}]",
+      GROVE_ERROR_INVALID_ARGUMENT, "uids[1] overlaps" },
+    { "'mode': 'POD', 'uids': [{'containerId': 1, 'hostId': 100000, 'length': 10}],"
+      " 'gids': [{'containerId': 0, 'hostId': 100000, 'length': 10}]",
+      GROVE_ERROR_INVALID_ARGUMENT, "containerId 0 (the pod's root) is not mapped" },
+    { "'mode': 'POD', 'uids': [{'containerId': 0, 'hostId': 4294967295, 'length': 2}],"
+      " 'gids': [{'containerId': 0, 'hostId': 100000, 'length': 10}]",
+      GROVE_ERROR_INVALID_ARGUMENT, "leaves the 32-bit IDs" },
+    { "'mode': 'POD', 'uids': [{'containerId': 0, 'hostId': 0, 'length': 10}],"
+      " 'gids': [{'containerId': 0, 'hostId': 100000, 'length': 10}]",
+      GROVE_ERROR_INVALID_ARGUMENT, "maps the host's root" },
+    { "'mode': 'CONTAINER'", GROVE_ERROR_UNSUPPORTED, "CONTAINER user namespaces" },
+    { "'mode': 'TARGET'", GROVE_ERROR_UNSUPPORTED, "TARGET user namespaces" },
+  };
+  g_autoptr (GPtrArray) pods = NULL;
+  gboolean features = FALSE;
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *pod_linux = g_strdup_printf (
+          "'securityContext': {'namespaceOptions': {'usernsOptions': {%s}}}", cases[i].options);
+      g_autoptr (GError) error = NULL;
+      g_autoptr (GrovePod) pod = try_run_pod (fx, "bad-userns", pod_linux, "runc", &error);
+
+      g_assert_null (pod);
+      g_assert_error (error, GROVE_ERROR, (int)cases[i].code);
+      g_assert_nonnull (strstr (error->message, cases[i].message));
+    }
+  {
+    g_autoptr (GError) error = NULL;
+    g_autoptr (GrovePod) pod
+        = try_run_pod (fx, "userns-hostnet",
+                       "'securityContext': {'namespaceOptions': {'network': 'NODE',"
+                       " 'usernsOptions': {'mode': 'POD', " USERNS_MAPPINGS "}}}",
+                       "runc", &error);
+    g_assert_error (error, GROVE_ERROR, GROVE_ERROR_INVALID_ARGUMENT);
+    g_assert_nonnull (strstr (error->message, "cannot use the host's network"));
+  }
+  pods = grove_engine_list_pods (fx->engine, NULL);
+  g_assert_cmpuint (pods->len, ==, 0);
+  /* the probe at construction found that they work here */
+  g_assert_true (grove_engine_get_handler_features (fx->engine, "runc", &features));
+  g_assert_true (features);
+  g_assert_false (grove_engine_get_handler_features (fx->engine, "nonexistent", &features));
+  g_assert_false (features);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -590,6 +819,12 @@ main (int argc, char **argv)
   ADD ("privileged", test_privileged);
   ADD ("readonly-rootfs", test_readonly_rootfs);
   ADD ("sysctls", test_sysctls);
+  g_test_add ("/grove/security/userns-runc", Fixture, "runc", fixture_setup, test_userns,
+              fixture_teardown);
+  g_test_add ("/grove/security/userns-crun", Fixture, "crun", fixture_setup, test_userns,
+              fixture_teardown);
+  ADD ("userns-attacker", test_userns_attacker);
+  ADD ("userns-invalid", test_userns_invalid);
 #undef ADD
   return g_test_run ();
 }

@@ -416,3 +416,27 @@ grove_sha256_hex_bytes (GBytes *bytes)
     g_string_append_printf (out, "%02x", md[i]);
   return g_string_free (out, FALSE);
 }
+
+/**
+ * grove_make_searchable_at:
+ * @dfd: a directory fd or %AT_FDCWD
+ * @path: a directory, relative to @dfd
+ * @error: return location for a #GError
+ *
+ * Lets anyone search @path (adds the x bits), without making it readable: a process that is
+ * not the host's root (one of a user namespace) can then reach what is below by name.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+grove_make_searchable_at (int dfd, const char *path, GError **error)
+{
+  struct stat st;
+
+  g_return_val_if_fail (path != NULL, FALSE);
+  if (fstatat (dfd, path, &st, AT_SYMLINK_NOFOLLOW) < 0)
+    return grove_throw_errno_code (error, errno, "stat %s", path);
+  if ((st.st_mode & 0111) != 0111 && fchmodat (dfd, path, (st.st_mode & 07777) | 0111, 0) < 0)
+    return grove_throw_errno_code (error, errno, "making %s searchable", path);
+  return TRUE;
+}

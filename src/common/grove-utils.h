@@ -49,6 +49,7 @@ gboolean grove_throw_errno_code (GError **error, int errsv, const char *format, 
     G_GNUC_PRINTF (3, 4);
 
 gboolean grove_mkdir_p_at (int dfd, const char *path, mode_t mode, GError **error);
+gboolean grove_make_searchable_at (int dfd, const char *path, GError **error);
 /**
  * GroveDirEntryFunc:
  * @dfd: the directory

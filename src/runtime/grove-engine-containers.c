@@ -141,6 +141,15 @@ new_container_record (const char *id, GrovePod *pod, JsonObject *config, const c
   json_object_set_string_member (record, "handler", grove_pod_get_handler (pod));
   json_object_set_string_member (record, "nameKey", name_key);
   json_object_set_string_member (record, "logPath", log_path);
+  /* the pod's user namespace, for mounting the rootfs again without the pod at hand */
+  if (grove_record_string (grove_pod_get_record (pod), "usernsPath") != NULL)
+    {
+      json_object_set_string_member (
+          record, "usernsPath", grove_record_string (grove_pod_get_record (pod), "usernsPath"));
+      json_object_set_object_member (
+          record, "idMappings",
+          grove_record_copy (grove_record_object (grove_pod_get_record (pod), "idMappings")));
+    }
   return record;
 }
 
@@ -156,8 +165,8 @@ create_steps (GroveJob *job, GCancellable *cancellable, GError **error)
 
   if (image == NULL)
     return FALSE;
-  rootfs = grove_store_prepare_rootfs (self->store, job->id, grove_image_get_id (image),
-                                       cancellable, error);
+  rootfs = grove_engine_prepare_rootfs (self, job->record, job->id, grove_image_get_id (image),
+                                        cancellable, error);
   if (rootfs == NULL || !grove_mkdir_p_at (AT_FDCWD, run_dir, 0700, error)
       || !grove_engine_write_spec (self, job->pod_record, job->id, job->config, image,
                                    image_name (job->config), rootfs, error))
@@ -308,7 +317,7 @@ start_work (GroveJob *job, GCancellable *cancellable, GError **error)
   const char *log_path = grove_record_string (record, "logPath");
   g_autofree char *log_dir = g_path_get_dirname (log_path);
   g_autofree char *rootfs
-      = grove_store_prepare_rootfs (self->store, job->id, NULL, cancellable, error);
+      = grove_engine_prepare_rootfs (self, record, job->id, NULL, cancellable, error);
   JsonObject *config = grove_record_object (record, "config");
   GroveCreateOptions options = { job->id,
                                  bundle,

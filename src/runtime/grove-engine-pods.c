@@ -10,6 +10,7 @@
 #include "grove-engine-private.h"
 #include "grove-netns.h"
 #include "grove-spec.h"
+#include "grove-userns.h"
 #include "grove-utils.h"
 
 /*
@@ -139,6 +140,7 @@ grove_pod_cleanup_work (GroveEngine *self, GroveOciRuntime *runtime, JsonObject 
   const char *id = grove_record_string (record, "id");
   const char *netns = grove_record_string (record, "netnsPath");
   const char *shm = grove_record_string (record, "shmPath");
+  const char *userns = grove_record_string (record, "usernsPath");
   g_autofree char *pod_dir = grove_engine_pod_dir (self, id);
   g_autofree char *container_dir = grove_engine_container_dir (self, id);
   g_autofree char *run_dir = grove_engine_run_dir (self, id);
@@ -151,7 +153,8 @@ grove_pod_cleanup_work (GroveEngine *self, GroveOciRuntime *runtime, JsonObject 
   if (!grove_store_release_rootfs (self->store, id, cancellable, error)
       || (shm != NULL && !grove_shm_unmount (shm, error))
       || !grove_pod_network_detach (self, record, cancellable, error)
-      || (netns != NULL && !grove_netns_remove (netns, error)))
+      || (netns != NULL && !grove_netns_remove (netns, error))
+      || (userns != NULL && !grove_userns_remove (userns, error)))
     return FALSE;
   unlink (exit_path);
   return grove_rm_rf_at (AT_FDCWD, run_dir, cancellable, error)
@@ -241,6 +244,8 @@ grove_engine_write_spec (GroveEngine *self, JsonObject *pod_record, const char *
     .resolv_path = resolv_path,
     .shm_path = grove_record_string (pod_record, "shmPath"),
     .netns_path = grove_record_string (pod_record, "netnsPath"),
+    .userns_path = grove_record_string (pod_record, "usernsPath"),
+    .id_mappings = grove_record_object (pod_record, "idMappings"),
     .infra_pid = is_infra ? 0 : (int)grove_record_int (pod_record, "infraPid", 0),
     .cgroups_path = cgroups,
     .oom_score_adj_min = self->oom_score_adj_min,
@@ -285,8 +290,8 @@ start_infra (GroveJob *job, GCancellable *cancellable, GError **error)
   image = grove_store_lookup_image (self->store, pause_image, cancellable, error);
   if (image == NULL)
     return FALSE;
-  rootfs = grove_store_prepare_rootfs (self->store, id, grove_image_get_id (image), cancellable,
-                                       error);
+  rootfs = grove_engine_prepare_rootfs (self, job->record, id, grove_image_get_id (image),
+                                        cancellable, error);
   if (rootfs == NULL
       || !grove_engine_write_spec (self, job->record, id, infra_config, image, pause_image, rootfs,
                                    error)
@@ -298,6 +303,93 @@ start_infra (GroveJob *job, GCancellable *cancellable, GError **error)
   return TRUE;
 }
 
+/* the namespace's processes reach the pod's files as an unmapped user: by path, from "/" */
+static gboolean
+check_reachable (const char *path, GError **error)
+{
+  g_autofree char *dir = g_path_get_dirname (path);
+
+  while (strcmp (dir, "/") != 0)
+    {
+      struct stat st;
+      char *parent = NULL;
+
+      if (stat (dir, &st) < 0)
+        return grove_throw_errno_code (error, errno, "stat %s", dir);
+      if ((st.st_mode & S_IXOTH) == 0)
+        return grove_throw (error, GROVE_ERROR_UNSUPPORTED,
+                            "%s is not searchable by others (mode %04o): the processes of a "
+                            "user namespace cannot reach %s",
+                            dir, st.st_mode & 07777, path);
+      parent = g_path_get_dirname (dir);
+      g_free (dir);
+      dir = parent;
+    }
+  return TRUE;
+}
+
+/*
+ * The pod's user namespace, with its network namespace when it has one (the user namespace
+ * must own it); the pod's files and /dev/shm are bind-mounted by the runtime from inside the
+ * user namespace, so the directories on their way become searchable by anyone.
+ */
+static gboolean
+make_user_namespace (GroveEngine *self, JsonObject *record, GError **error)
+{
+  const char *id = grove_record_string (record, "id");
+  g_autofree char *pods = g_build_filename (self->root, "pods", NULL);
+  g_autofree char *pod_dir = grove_engine_pod_dir (self, id);
+  g_autofree char *run_pods = g_build_filename (self->runroot, "pods", NULL);
+  g_autofree char *pod_run_dir = g_build_filename (self->runroot, "pods", id, NULL);
+  const char *const dirs[] = { self->root, pods, pod_dir, self->runroot, run_pods, pod_run_dir };
+
+  if (self->pause_path == NULL)
+    return grove_throw (error, GROVE_ERROR_UNSUPPORTED,
+                        "pod %s: user namespaces need the grove-pause helper", id);
+  /* Grove's own directories first: the store may be below the state root */
+  for (guint i = 0; i < G_N_ELEMENTS (dirs); i++)
+    if (!grove_make_searchable_at (AT_FDCWD, dirs[i], error))
+      return FALSE;
+  if (!check_reachable (self->root, error) || !check_reachable (self->runroot, error)
+      || !check_reachable (grove_store_get_root (self->store), error))
+    return g_prefix_error (error, "pod %s: ", id), FALSE;
+  return grove_userns_create (self->pause_path, grove_record_object (record, "idMappings"),
+                              grove_record_string (record, "usernsPath"),
+                              grove_record_string (record, "netnsPath"), error);
+}
+
+/**
+ * grove_engine_prepare_rootfs: (skip)
+ *
+ * The rootfs of container @id (the infra container's too) as grove_store_prepare_rootfs()
+ * makes it; for a pod with its own user namespace (`usernsPath` and `idMappings` in
+ * @record, a pod's or a container's record), idmapped through it.
+ */
+char *
+grove_engine_prepare_rootfs (GroveEngine *self, JsonObject *record, const char *id,
+                             const char *image_id, GCancellable *cancellable, GError **error)
+{
+  const char *userns = grove_record_string (record, "usernsPath");
+  JsonObject *mappings = grove_record_object (record, "idMappings");
+  grove_autofd int userns_fd = -1;
+  GroveIdmap idmap = { -1, 0, 0 };
+
+  if (userns == NULL)
+    return grove_store_prepare_rootfs (self->store, id, image_id, cancellable, error);
+  if (mappings == NULL || !grove_userns_root_ids (mappings, &idmap.root_uid, &idmap.root_gid))
+    return grove_throw (error, GROVE_ERROR_FAILED,
+                        "the record of %s has user namespace %s without the mappings of its "
+                        "root",
+                        id, userns),
+           NULL;
+  userns_fd = grove_userns_open (userns, error);
+  if (userns_fd < 0)
+    return NULL;
+  idmap.userns_fd = userns_fd;
+  return grove_store_prepare_rootfs_idmapped (self->store, id, image_id, &idmap, cancellable,
+                                              error);
+}
+
 static gboolean
 run_pod_steps (GroveJob *job, GCancellable *cancellable, GError **error)
 {
@@ -306,6 +398,7 @@ run_pod_steps (GroveJob *job, GCancellable *cancellable, GError **error)
   g_autofree char *run_dir = grove_engine_run_dir (self, job->id);
   const char *netns = grove_record_string (job->record, "netnsPath");
   const char *shm = grove_record_string (job->record, "shmPath");
+  const char *userns = grove_record_string (job->record, "usernsPath");
   g_autofree char *pod_run_dir = g_build_filename (self->runroot, "pods", job->id, NULL);
 
   /* written first: an engine that dies half-way finds "creating" and undoes the rest */
@@ -315,7 +408,8 @@ run_pod_steps (GroveJob *job, GCancellable *cancellable, GError **error)
       || !grove_write_record (pod_dir, "pod.json", job->record, error))
     return FALSE;
   /* the network namespace comes before the sandbox, so a VM runtime sees its interfaces */
-  if ((netns != NULL && !grove_netns_create (netns, error))
+  if ((userns != NULL && !make_user_namespace (self, job->record, error))
+      || (userns == NULL && netns != NULL && !grove_netns_create (netns, error))
       || !grove_pod_network_attach (self, job->record, cancellable, error)
       || !write_pod_files (pod_dir, job->config, netns == NULL, error)
       || (shm != NULL && !grove_shm_mount (shm, SHM_SIZE, error))
@@ -357,7 +451,7 @@ run_pod_done (GroveEngine *self, GroveJob *job, gboolean ok)
 
 static JsonObject *
 new_pod_record (GroveEngine *self, const char *id, JsonObject *config, const char *handler,
-                gboolean trusted)
+                gboolean trusted, JsonObject *id_mappings)
 {
   JsonObject *record = json_object_new ();
   gboolean host_network = g_str_equal (namespace_mode (config, "network"), "NODE");
@@ -377,6 +471,13 @@ new_pod_record (GroveEngine *self, const char *id, JsonObject *config, const cha
   if (!host_ipc)
     json_object_set_string_member (record, "shmPath", shm);
   json_object_set_int_member (record, "infraPid", 0);
+  if (id_mappings != NULL)
+    {
+      g_autofree char *userns = g_build_filename (self->runroot, "userns", id, NULL);
+
+      json_object_set_string_member (record, "usernsPath", userns);
+      json_object_set_object_member (record, "idMappings", json_object_ref (id_mappings));
+    }
   return record;
 }
 
@@ -449,10 +550,13 @@ grove_engine_run_pod_async (GroveEngine *self, JsonObject *config, const char *h
   const char *chosen = NULL;
   const char *holder;
   gboolean trusted = FALSE;
+  g_autoptr (JsonObject) id_mappings = NULL;
   GroveJob *job;
 
   g_return_if_fail (GROVE_IS_ENGINE (self));
-  if (validate_pod_config (config, &local_error))
+  if (validate_pod_config (config, &local_error)
+      && grove_userns_read_options (config, &id_mappings, &local_error)
+      && (id_mappings == NULL || grove_engine_check_user_namespaces (self, &local_error)))
     chosen = pick_handler (self, config, handler, &trusted, &local_error);
   if (chosen != NULL)
     {
@@ -475,7 +579,7 @@ grove_engine_run_pod_async (GroveEngine *self, JsonObject *config, const char *h
   job->config = grove_record_copy (config);
   job->handler = g_strdup (chosen);
   job->runtime = g_object_ref (g_hash_table_lookup (self->handlers, chosen));
-  job->record = new_pod_record (self, id, config, chosen, trusted);
+  job->record = new_pod_record (self, id, config, chosen, trusted, id_mappings);
   grove_engine_run_job (self, job, cancellable, callback, user_data, grove_engine_run_pod_async);
 }
 

@@ -36,6 +36,7 @@ struct _GroveEngine
   GMutex pause_lock;
   char *pause_key; /* inode:size:mtime of the pause binary the tag below was made from */
   char *pause_tag;
+  char *userns_unsupported; /* why pods cannot have user namespaces here; NULL: they can */
   gboolean loaded;
 };
 
@@ -155,6 +156,9 @@ void grove_engine_collect_network_garbage (GroveEngine *self, GPtrArray *pod_rec
 gboolean grove_engine_write_spec (GroveEngine *self, JsonObject *pod_record, const char *id,
                                   JsonObject *container_config, GroveImage *image,
                                   const char *image_name, const char *rootfs, GError **error);
+char *grove_engine_prepare_rootfs (GroveEngine *self, JsonObject *record, const char *id,
+                                   const char *image_id, GCancellable *cancellable, GError **error);
+gboolean grove_engine_check_user_namespaces (GroveEngine *self, GError **error);
 gboolean grove_engine_wait_exit (GroveEngine *self, const char *id, guint timeout_ms,
                                  GCancellable *cancellable);
 

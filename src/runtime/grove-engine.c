@@ -10,6 +10,7 @@
 
 #include "grove-engine-private.h"
 #include "grove-seccomp.h"
+#include "grove-userns.h"
 #include "grove-utils.h"
 
 /*
@@ -103,6 +104,7 @@ grove_engine_finalize (GObject *object)
   g_clear_pointer (&self->exit_dir, g_free);
   g_clear_pointer (&self->conmon_path, g_free);
   g_clear_pointer (&self->pause_path, g_free);
+  g_clear_pointer (&self->userns_unsupported, g_free);
   g_clear_pointer (&self->cgroup_parent, g_free);
   g_clear_pointer (&self->default_handler, g_free);
   g_clear_pointer (&self->trusted_handler, g_free);
@@ -216,6 +218,60 @@ load_seccomp_default (GroveEngine *self, const char *path, GError **error)
   return oci != NULL;
 }
 
+/* once: what every pod with a user namespace needs, tried on this kernel and filesystem */
+static void
+probe_user_namespaces (GroveEngine *self)
+{
+  g_autoptr (GError) local_error = NULL;
+  g_autofree char *dir = g_build_filename (self->root, "userns-probe", NULL);
+
+  if (self->pause_path == NULL)
+    self->userns_unsupported = g_strdup ("no grove-pause helper is configured");
+  else if (!grove_rm_rf_at (AT_FDCWD, dir, NULL, &local_error)
+           || !grove_userns_probe (self->pause_path, dir, &local_error))
+    self->userns_unsupported = g_strdup (local_error->message);
+  if (self->userns_unsupported != NULL)
+    g_info ("pods cannot have user namespaces here: %s", self->userns_unsupported);
+}
+
+/**
+ * grove_engine_check_user_namespaces: (skip)
+ *
+ * Returns: %TRUE when pods can have user namespaces here; the error says why not
+ */
+gboolean
+grove_engine_check_user_namespaces (GroveEngine *self, GError **error)
+{
+  if (self->userns_unsupported != NULL)
+    return grove_throw (error, GROVE_ERROR_UNSUPPORTED,
+                        "user namespaces are not supported here: %s", self->userns_unsupported);
+  return TRUE;
+}
+
+/**
+ * grove_engine_get_handler_features:
+ * @self: a #GroveEngine
+ * @handler: a runtime handler's name
+ * @out_user_namespaces: (out): whether pods on @handler can have user namespaces
+ *
+ * What pods on @handler can have, as CRI `RuntimeHandlerFeatures` reports it. User
+ * namespaces come from the probe at construction (a user namespace and an idmapped rootfs
+ * overlay work here); every handler joins the pod's user namespace by path.
+ *
+ * Returns: %TRUE when @handler exists
+ */
+gboolean
+grove_engine_get_handler_features (GroveEngine *self, const char *handler,
+                                   gboolean *out_user_namespaces)
+{
+  g_return_val_if_fail (GROVE_IS_ENGINE (self), FALSE);
+  *out_user_namespaces = FALSE;
+  if (!g_hash_table_contains (self->handlers, handler))
+    return FALSE;
+  *out_user_namespaces = self->userns_unsupported == NULL;
+  return TRUE;
+}
+
 /**
  * grove_engine_new:
  * @store: the image store
@@ -256,6 +312,7 @@ grove_engine_new (GroveStore *store, const GroveEngineOptions *options, GError *
            NULL;
   if (!load_seccomp_default (self, options->seccomp_profile, error) || !make_dirs (self, error))
     return NULL;
+  probe_user_namespaces (self);
   exit_dir = g_file_new_for_path (self->exit_dir);
   self->exit_monitor = g_file_monitor_directory (exit_dir, G_FILE_MONITOR_NONE, NULL, error);
   if (self->exit_monitor == NULL)
@@ -1119,7 +1176,7 @@ recover_container (GroveJob *job, JsonObject *record, GCancellable *cancellable)
       g_clear_error (&local_error);
     }
   /* the rootfs overlay does not survive a reboot: mount it again from what is on disk */
-  rootfs = grove_store_prepare_rootfs (self->store, id, NULL, cancellable, &local_error);
+  rootfs = grove_engine_prepare_rootfs (self, record, id, NULL, cancellable, &local_error);
   if (rootfs == NULL)
     g_warning ("re-mounting the rootfs of %s: %s", id, local_error->message);
 }

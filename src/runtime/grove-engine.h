@@ -144,6 +144,8 @@ gboolean grove_engine_add_handler (GroveEngine *self, const char *name, const ch
                                    GError **error);
 GroveStore *grove_engine_get_store (GroveEngine *self);
 GStrv grove_engine_dup_handler_names (GroveEngine *self);
+gboolean grove_engine_get_handler_features (GroveEngine *self, const char *handler,
+                                            gboolean *out_user_namespaces);
 
 void grove_engine_load_async (GroveEngine *self, GCancellable *cancellable,
                               GAsyncReadyCallback callback, gpointer user_data);

@@ -21,6 +21,7 @@
 typedef struct
 {
   const char *path;
+  int pid; /* > 0: adopt this process's namespace instead of making one */
   GError *error;
 } NetnsJob;
 
@@ -58,13 +59,19 @@ is_filesystem (const char *path, __fsword_t magic)
   return sfs.f_type == magic;
 }
 
-/*
+/**
+ * grove_netns_prepare_dir:
+ * @dir: a directory namespaces are bind-mounted in
+ * @error: return location for a #GError
+ *
  * Like `ip netns add` does for /run/netns: make @dir a mount point of its own (a bind mount
  * of itself) and mark it shared, so that unmounting a namespace here also unmounts the copies
  * that other mount namespaces made of it, and the namespace can really go away.
+ *
+ * Returns: %TRUE on success
  */
-static gboolean
-prepare_netns_dir (const char *dir, GError **error)
+gboolean
+grove_netns_prepare_dir (const char *dir, GError **error)
 {
   g_autoptr (GError) local_error = NULL;
   gboolean mounted = FALSE;
@@ -114,9 +121,15 @@ loopback_up (GError **error)
 
 /* runs in a thread of its own, which is left in the new namespace and then ends */
 static gboolean
-enter_new_netns (const char *path, GError **error)
+enter_new_netns (const char *path, int pid, GError **error)
 {
-  if (unshare (CLONE_NEWNET) < 0)
+  g_autofree char *ns = g_strdup_printf ("/proc/%d/ns/net", pid);
+  grove_autofd int fd = pid > 0 ? open (ns, O_RDONLY | O_CLOEXEC) : -1;
+
+  if (pid > 0 && (fd < 0 || setns (fd, CLONE_NEWNET) < 0))
+    return grove_throw_errno_code (error, errno, "entering the network namespace of process %d",
+                                   pid);
+  if (pid <= 0 && unshare (CLONE_NEWNET) < 0)
     return grove_throw_errno_code (error, errno, "creating a network namespace for %s", path);
   if (!loopback_up (error))
     return FALSE;
@@ -131,15 +144,15 @@ netns_thread_cb (gpointer user_data)
 {
   NetnsJob *job = user_data;
 
-  enter_new_netns (job->path, &job->error);
+  enter_new_netns (job->path, job->pid, &job->error);
   return NULL;
 }
 
 /* a new thread, never the caller's nor a pool's, so no other work runs in the new namespace */
 static gboolean
-create_in_thread (const char *path, GError **error)
+create_in_thread (const char *path, int pid, GError **error)
 {
-  NetnsJob job = { path, NULL };
+  NetnsJob job = { path, pid, NULL };
   g_autoptr (GError) local_error = NULL;
   GThread *thread = g_thread_try_new ("grove-netns", netns_thread_cb, &job, &local_error);
 
@@ -153,6 +166,38 @@ create_in_thread (const char *path, GError **error)
       g_propagate_error (error, job.error);
       return FALSE;
     }
+  return TRUE;
+}
+
+static gboolean
+create_at (const char *path, int pid, GError **error)
+{
+  g_autofree char *dir = g_path_get_dirname (path);
+  grove_autofd int fd = -1;
+
+  if (!grove_netns_prepare_dir (dir, error))
+    return FALSE;
+  fd = open (path, O_RDONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0);
+  if (fd < 0 && errno == EEXIST)
+    {
+      if (grove_netns_exists (path))
+        return grove_throw (error, GROVE_ERROR_ALREADY_EXISTS,
+                            "network namespace %s already exists", path);
+      return grove_throw (error, GROVE_ERROR_ALREADY_EXISTS,
+                          "cannot create network namespace %s: something else is already there",
+                          path);
+    }
+  if (fd < 0)
+    return grove_throw_errno_code (error, errno, "creating network namespace file %s", path);
+  grove_close_fd (&fd);
+
+  if (!create_in_thread (path, pid, error))
+    {
+      if (unlink (path) < 0)
+        g_warning ("removing %s after a failed namespace creation: %s", path, g_strerror (errno));
+      return FALSE;
+    }
+  g_debug ("created network namespace %s", path);
   return TRUE;
 }
 
@@ -173,37 +218,32 @@ create_in_thread (const char *path, GError **error)
 gboolean
 grove_netns_create (const char *path, GError **error)
 {
-  g_autofree char *dir = NULL;
-  grove_autofd int fd = -1;
-
   g_return_val_if_fail (path != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  dir = g_path_get_dirname (path);
-  if (!prepare_netns_dir (dir, error))
-    return FALSE;
-  fd = open (path, O_RDONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0);
-  if (fd < 0 && errno == EEXIST)
-    {
-      if (grove_netns_exists (path))
-        return grove_throw (error, GROVE_ERROR_ALREADY_EXISTS,
-                            "network namespace %s already exists", path);
-      return grove_throw (error, GROVE_ERROR_ALREADY_EXISTS,
-                          "cannot create network namespace %s: something else is already there",
-                          path);
-    }
-  if (fd < 0)
-    return grove_throw_errno_code (error, errno, "creating network namespace file %s", path);
-  grove_close_fd (&fd);
+  return create_at (path, 0, error);
+}
 
-  if (!create_in_thread (path, error))
-    {
-      if (unlink (path) < 0)
-        g_warning ("removing %s after a failed namespace creation: %s", path, g_strerror (errno));
-      return FALSE;
-    }
-  g_debug ("created network namespace %s", path);
-  return TRUE;
+/**
+ * grove_netns_adopt:
+ * @path: where the namespace is bind-mounted; its directory must exist
+ * @pid: a process whose network namespace is new (made by a helper, e.g. inside a user
+ *   namespace, so that the user namespace owns it)
+ * @error: return location for a #GError
+ *
+ * Like grove_netns_create(), with the network namespace of @pid instead of a new one: its
+ * loopback interface is brought up and it is bind-mounted onto @path, so it outlives @pid.
+ *
+ * Returns: %TRUE on success; %GROVE_ERROR_ALREADY_EXISTS if @path exists
+ */
+gboolean
+grove_netns_adopt (const char *path, int pid, GError **error)
+{
+  g_return_val_if_fail (path != NULL, FALSE);
+  g_return_val_if_fail (pid > 0, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  return create_at (path, pid, error);
 }
 
 /**
@@ -223,6 +263,25 @@ grove_netns_remove (const char *path, GError **error)
   g_return_val_if_fail (path != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
+  return grove_nsfs_remove (path, "network namespace", error);
+}
+
+/**
+ * grove_nsfs_remove:
+ * @path: a file a namespace is bind-mounted on
+ * @what: what it is, for messages ("network namespace")
+ * @error: return location for a #GError
+ *
+ * Unmounts the namespace at @path (lazily) and removes the file; a missing @path, or one
+ * that is not mounted, is fine.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+grove_nsfs_remove (const char *path, const char *what, GError **error)
+{
+  g_return_val_if_fail (path != NULL && what != NULL, FALSE);
+
   /* a loop, in case two creations raced and stacked two mounts */
   while (grove_netns_exists (path))
     {
@@ -231,11 +290,11 @@ grove_netns_remove (const char *path, GError **error)
       /* not a mount point itself, e.g. a symlink to one: leave that mount alone */
       if (errno == EINVAL || errno == ENOENT)
         break;
-      return grove_throw_errno_code (error, errno, "unmounting network namespace %s", path);
+      return grove_throw_errno_code (error, errno, "unmounting %s %s", what, path);
     }
   if (unlink (path) < 0 && errno != ENOENT)
-    return grove_throw_errno_code (error, errno, "removing network namespace file %s", path);
-  g_debug ("removed network namespace %s", path);
+    return grove_throw_errno_code (error, errno, "removing %s file %s", what, path);
+  g_debug ("removed %s %s", what, path);
   return TRUE;
 }
 

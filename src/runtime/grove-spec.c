@@ -13,6 +13,7 @@
 
 #include "grove-host-devices.h"
 #include "grove-seccomp.h"
+#include "grove-spec-private.h"
 #include "grove-spec.h"
 #include "grove-sysctl.h"
 #include "grove-utils.h"
@@ -143,296 +144,6 @@ typedef struct
   int pid_mode;
   int ipc_mode;
 } SpecContext;
-
-/* reading protobuf's JSON mapping */
-
-static char *
-member_path (const char *path, const char *member)
-{
-  if (path == NULL || *path == '\0')
-    return g_strdup (member);
-  return g_strconcat (path, ".", member, NULL);
-}
-
-/* proto3's JSON mapping reads null as the default, like an absent member */
-static JsonNode *
-lookup (JsonObject *obj, const char *member)
-{
-  JsonNode *node = NULL;
-
-  if (obj == NULL)
-    return NULL;
-  node = json_object_get_member (obj, member);
-  if (node == NULL || JSON_NODE_HOLDS_NULL (node))
-    return NULL;
-  return node;
-}
-
-static gboolean
-throw_expected (GError **error, const char *path, const char *member, const char *expected)
-{
-  g_autofree char *full = member_path (path, member);
-
-  return grove_throw (error, GROVE_ERROR_INVALID_ARGUMENT, "%s: expected %s", full, expected);
-}
-
-static gboolean
-read_object (JsonObject *obj, const char *path, const char *member, JsonObject **out,
-             GError **error)
-{
-  JsonNode *node = lookup (obj, member);
-
-  *out = NULL;
-  if (node == NULL)
-    return TRUE;
-  if (!JSON_NODE_HOLDS_OBJECT (node))
-    return throw_expected (error, path, member, "an object");
-  *out = json_node_get_object (node);
-  return TRUE;
-}
-
-static gboolean
-read_array (JsonObject *obj, const char *path, const char *member, JsonArray **out, GError **error)
-{
-  JsonNode *node = lookup (obj, member);
-
-  *out = NULL;
-  if (node == NULL)
-    return TRUE;
-  if (!JSON_NODE_HOLDS_ARRAY (node))
-    return throw_expected (error, path, member, "an array");
-  *out = json_node_get_array (node);
-  return TRUE;
-}
-
-static gboolean
-node_is_string (JsonNode *node)
-{
-  return JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == G_TYPE_STRING;
-}
-
-/* absent: %NULL */
-static gboolean
-read_string (JsonObject *obj, const char *path, const char *member, const char **out,
-             GError **error)
-{
-  JsonNode *node = lookup (obj, member);
-
-  *out = NULL;
-  if (node == NULL)
-    return TRUE;
-  if (!node_is_string (node))
-    return throw_expected (error, path, member, "a string");
-  *out = json_node_get_string (node);
-  return TRUE;
-}
-
-static gboolean
-read_bool (JsonObject *obj, const char *path, const char *member, gboolean *out, GError **error)
-{
-  JsonNode *node = lookup (obj, member);
-
-  *out = FALSE;
-  if (node == NULL)
-    return TRUE;
-  if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_BOOLEAN)
-    return throw_expected (error, path, member, "a boolean");
-  *out = json_node_get_boolean (node);
-  return TRUE;
-}
-
-/* int64 comes as a JSON number or, per the mapping, a decimal string */
-static gboolean
-node_get_int64 (JsonNode *node, gint64 *out)
-{
-  GType type = G_TYPE_INVALID;
-  double d = 0;
-
-  if (!JSON_NODE_HOLDS_VALUE (node))
-    return FALSE;
-  type = json_node_get_value_type (node);
-  if (type == G_TYPE_INT64)
-    {
-      *out = json_node_get_int (node);
-      return TRUE;
-    }
-  if (type == G_TYPE_STRING)
-    return g_ascii_string_to_signed (json_node_get_string (node), 10, G_MININT64, G_MAXINT64, out,
-                                     NULL);
-  if (type != G_TYPE_DOUBLE)
-    return FALSE;
-  /* 1e3 and 5.0 are integers too, as long as a double holds them exactly */
-  d = json_node_get_double (node);
-  if (!(d >= -9007199254740992.0 && d <= 9007199254740992.0) || (double)(gint64)d != d)
-    return FALSE;
-  *out = (gint64)d;
-  return TRUE;
-}
-
-/* absent: 0 */
-static gboolean
-read_int64 (JsonObject *obj, const char *path, const char *member, gint64 *out, GError **error)
-{
-  JsonNode *node = lookup (obj, member);
-
-  *out = 0;
-  if (node == NULL)
-    return TRUE;
-  if (!node_get_int64 (node, out))
-    return throw_expected (error, path, member, "an integer");
-  return TRUE;
-}
-
-/* CRI's Int64Value wrapper, `{"value": N}`; a bare number is taken as well */
-static gboolean
-read_int64_value (JsonObject *obj, const char *path, const char *member, gboolean *out_set,
-                  gint64 *out, GError **error)
-{
-  JsonNode *node = lookup (obj, member);
-  g_autofree char *full = member_path (path, member);
-
-  *out_set = FALSE;
-  *out = 0;
-  if (node == NULL)
-    return TRUE;
-  *out_set = TRUE;
-  if (JSON_NODE_HOLDS_OBJECT (node))
-    return read_int64 (json_node_get_object (node), full, "value", out, error);
-  if (!node_get_int64 (node, out))
-    return throw_expected (error, path, member, "an Int64Value ({\"value\": N})");
-  return TRUE;
-}
-
-/* absent: %NULL; otherwise an array of borrowed strings */
-static gboolean
-read_strv (JsonObject *obj, const char *path, const char *member, GPtrArray **out, GError **error)
-{
-  JsonArray *array = NULL;
-  g_autoptr (GPtrArray) strings = NULL;
-
-  *out = NULL;
-  if (!read_array (obj, path, member, &array, error))
-    return FALSE;
-  if (array == NULL)
-    return TRUE;
-  strings = g_ptr_array_new ();
-  for (guint i = 0; i < json_array_get_length (array); i++)
-    {
-      JsonNode *node = json_array_get_element (array, i);
-      g_autofree char *element = g_strdup_printf ("%s[%u]", member, i);
-
-      if (!node_is_string (node))
-        return throw_expected (error, path, element, "a string");
-      g_ptr_array_add (strings, (gpointer)json_node_get_string (node));
-    }
-  *out = g_steal_pointer (&strings);
-  return TRUE;
-}
-
-static gboolean
-read_int64_array (JsonObject *obj, const char *path, const char *member, GArray **out,
-                  GError **error)
-{
-  JsonArray *array = NULL;
-  g_autoptr (GArray) values = g_array_new (FALSE, FALSE, sizeof (gint64));
-
-  *out = NULL;
-  if (!read_array (obj, path, member, &array, error))
-    return FALSE;
-  for (guint i = 0; array != NULL && i < json_array_get_length (array); i++)
-    {
-      gint64 value = 0;
-      g_autofree char *element = g_strdup_printf ("%s[%u]", member, i);
-
-      if (!node_get_int64 (json_array_get_element (array, i), &value))
-        return throw_expected (error, path, element, "an integer");
-      g_array_append_val (values, value);
-    }
-  *out = g_steal_pointer (&values);
-  return TRUE;
-}
-
-/* an enum as its name or its number; absent: 0 */
-static gboolean
-read_enum (JsonObject *obj, const char *path, const char *member, const char *const *names,
-           int *out, GError **error)
-{
-  JsonNode *node = lookup (obj, member);
-  guint n_names = g_strv_length ((char **)names);
-  gint64 number = 0;
-  g_autofree char *full = member_path (path, member);
-  g_autofree char *expected = g_strjoinv (", ", (char **)names);
-
-  *out = 0;
-  if (node == NULL)
-    return TRUE;
-  if (node_is_string (node) && g_strv_contains (names, json_node_get_string (node)))
-    {
-      for (guint i = 0; i < n_names; i++)
-        if (strcmp (names[i], json_node_get_string (node)) == 0)
-          *out = (int)i;
-      return TRUE;
-    }
-  if (!node_is_string (node) && node_get_int64 (node, &number) && number >= 0
-      && number < (gint64)n_names)
-    {
-      *out = (int)number;
-      return TRUE;
-    }
-  return grove_throw (error, GROVE_ERROR_INVALID_ARGUMENT, "%s: expected one of %s", full,
-                      expected);
-}
-
-/* a map<string,string>; absent: %NULL */
-static gboolean
-read_string_map (JsonObject *obj, const char *path, const char *member, JsonObject **out,
-                 GError **error)
-{
-  JsonObjectIter iter;
-  const char *key = NULL;
-  JsonNode *value = NULL;
-  g_autofree char *full = member_path (path, member);
-
-  if (!read_object (obj, path, member, out, error))
-    return FALSE;
-  if (*out == NULL)
-    return TRUE;
-  json_object_iter_init (&iter, *out);
-  while (json_object_iter_next (&iter, &key, &value))
-    {
-      if (!node_is_string (value))
-        return throw_expected (error, full, key, "a string");
-    }
-  return TRUE;
-}
-
-static guint
-strv_len (GPtrArray *strings)
-{
-  return strings == NULL ? 0 : strings->len;
-}
-
-/* writing the spec */
-
-static JsonArray *
-json_array_from_strings (GPtrArray *strings)
-{
-  JsonArray *array = json_array_new ();
-
-  for (guint i = 0; strings != NULL && i < strings->len; i++)
-    json_array_add_string_element (array, g_ptr_array_index (strings, i));
-  return array;
-}
-
-static JsonArray *
-json_array_from_strv (const char *const *strv)
-{
-  JsonArray *array = json_array_new ();
-
-  for (guint i = 0; strv[i] != NULL; i++)
-    json_array_add_string_element (array, strv[i]);
-  return array;
-}
 
 /* users, from the image's own /etc/passwd and /etc/group */
 
@@ -655,13 +366,13 @@ build_args (SpecContext *ctx, JsonObject *process, GError **error)
   g_autoptr (GPtrArray) cmd = NULL;
   g_autoptr (GPtrArray) result = g_ptr_array_new ();
 
-  if (!read_strv (ctx->container, "", "command", &command, error)
-      || !read_strv (ctx->container, "", "args", &args, error)
-      || !read_strv (ctx->image, "image.config", "Entrypoint", &entrypoint, error)
-      || !read_strv (ctx->image, "image.config", "Cmd", &cmd, error))
+  if (!grove_spec_read_strv (ctx->container, "", "command", &command, error)
+      || !grove_spec_read_strv (ctx->container, "", "args", &args, error)
+      || !grove_spec_read_strv (ctx->image, "image.config", "Entrypoint", &entrypoint, error)
+      || !grove_spec_read_strv (ctx->image, "image.config", "Cmd", &cmd, error))
     return FALSE;
   /* Kubernetes: command replaces the Entrypoint, args the Cmd; a command drops the Cmd */
-  if (strv_len (command) > 0 || ctx->input->is_infra)
+  if (grove_spec_strv_len (command) > 0 || ctx->input->is_infra)
     {
       if (command != NULL)
         g_ptr_array_extend (result, command, NULL, NULL);
@@ -672,7 +383,7 @@ build_args (SpecContext *ctx, JsonObject *process, GError **error)
     {
       if (entrypoint != NULL)
         g_ptr_array_extend (result, entrypoint, NULL, NULL);
-      if (strv_len (args) > 0)
+      if (grove_spec_strv_len (args) > 0)
         g_ptr_array_extend (result, args, NULL, NULL);
       else if (cmd != NULL)
         g_ptr_array_extend (result, cmd, NULL, NULL);
@@ -684,7 +395,7 @@ build_args (SpecContext *ctx, JsonObject *process, GError **error)
     return grove_throw (
         error, GROVE_ERROR_INVALID_ARGUMENT,
         "no command: the image has no Entrypoint or Cmd and the container gives none");
-  json_object_set_array_member (process, "args", json_array_from_strings (result));
+  json_object_set_array_member (process, "args", grove_spec_array_from_strings (result));
   return TRUE;
 }
 
@@ -709,9 +420,9 @@ merge_image_env (SpecContext *ctx, GPtrArray *env, GHashTable *index, GError **e
 {
   g_autoptr (GPtrArray) image_env = NULL;
 
-  if (!read_strv (ctx->image, "image.config", "Env", &image_env, error))
+  if (!grove_spec_read_strv (ctx->image, "image.config", "Env", &image_env, error))
     return FALSE;
-  for (guint i = 0; i < strv_len (image_env); i++)
+  for (guint i = 0; i < grove_spec_strv_len (image_env); i++)
     {
       const char *entry = g_ptr_array_index (image_env, i);
       const char *eq = strchr (entry, '=');
@@ -732,7 +443,7 @@ merge_cri_env (SpecContext *ctx, GPtrArray *env, GHashTable *index, GError **err
 {
   JsonArray *envs = NULL;
 
-  if (!read_array (ctx->container, "", "envs", &envs, error))
+  if (!grove_spec_read_array (ctx->container, "", "envs", &envs, error))
     return FALSE;
   for (guint i = 0; envs != NULL && i < json_array_get_length (envs); i++)
     {
@@ -743,12 +454,12 @@ merge_cri_env (SpecContext *ctx, GPtrArray *env, GHashTable *index, GError **err
       g_autofree char *entry = NULL;
 
       if (!JSON_NODE_HOLDS_OBJECT (node))
-        return throw_expected (error, "", path, "an object");
-      if (!read_string (json_node_get_object (node), path, "key", &key, error)
-          || !read_string (json_node_get_object (node), path, "value", &value, error))
+        return grove_spec_throw_expected (error, "", path, "an object");
+      if (!grove_spec_read_string (json_node_get_object (node), path, "key", &key, error)
+          || !grove_spec_read_string (json_node_get_object (node), path, "value", &value, error))
         return FALSE;
       if (key == NULL || *key == '\0' || strchr (key, '=') != NULL)
-        return throw_expected (error, path, "key", "a non-empty name without '='");
+        return grove_spec_throw_expected (error, path, "key", "a non-empty name without '='");
       entry = g_strconcat (key, "=", value != NULL ? value : "", NULL);
       env_set (env, index, key, entry);
     }
@@ -771,7 +482,7 @@ build_env (SpecContext *ctx, JsonObject *process, GError **error)
     return FALSE;
   if (!g_hash_table_contains (index, "PATH"))
     env_set (env, index, "PATH", DEFAULT_PATH_ENV);
-  json_object_set_array_member (process, "env", json_array_from_strings (env));
+  json_object_set_array_member (process, "env", grove_spec_array_from_strings (env));
   return TRUE;
 }
 
@@ -781,12 +492,12 @@ build_cwd (SpecContext *ctx, JsonObject *process, GError **error)
   const char *cwd = NULL;
   const char *member = "workingDir";
 
-  if (!read_string (ctx->container, "", "workingDir", &cwd, error))
+  if (!grove_spec_read_string (ctx->container, "", "workingDir", &cwd, error))
     return FALSE;
   if (cwd == NULL || *cwd == '\0')
     {
       member = "image.config.WorkingDir";
-      if (!read_string (ctx->image, "image.config", "WorkingDir", &cwd, error))
+      if (!grove_spec_read_string (ctx->image, "image.config", "WorkingDir", &cwd, error))
         return FALSE;
     }
   if (cwd == NULL || *cwd == '\0')
@@ -801,7 +512,7 @@ build_cwd (SpecContext *ctx, JsonObject *process, GError **error)
 static gboolean
 check_id_range (const char *path, const char *member, gint64 value, GError **error)
 {
-  g_autofree char *full = member_path (path, member);
+  g_autofree char *full = grove_spec_member_path (path, member);
 
   if (value < 0 || value > ID_MAX)
     return grove_throw (error, GROVE_ERROR_INVALID_ARGUMENT,
@@ -820,11 +531,13 @@ requested_user (SpecContext *ctx, char **out_user, gboolean *out_gid_set, guint3
   const char *username = NULL;
   const char *image_user = NULL;
 
-  if (!read_int64_value (ctx->security, ctx->security_path, "runAsUser", &uid_set, &uid, error)
-      || !read_int64_value (ctx->security, ctx->security_path, "runAsGroup", out_gid_set, &gid,
-                            error)
-      || !read_string (ctx->security, ctx->security_path, "runAsUsername", &username, error)
-      || !read_string (ctx->image, "image.config", "User", &image_user, error))
+  if (!grove_spec_read_int64_value (ctx->security, ctx->security_path, "runAsUser", &uid_set, &uid,
+                                    error)
+      || !grove_spec_read_int64_value (ctx->security, ctx->security_path, "runAsGroup", out_gid_set,
+                                       &gid, error)
+      || !grove_spec_read_string (ctx->security, ctx->security_path, "runAsUsername", &username,
+                                  error)
+      || !grove_spec_read_string (ctx->image, "image.config", "User", &image_user, error))
     return FALSE;
   if ((uid_set && !check_id_range (ctx->security_path, "runAsUser", uid, error))
       || (*out_gid_set && !check_id_range (ctx->security_path, "runAsGroup", gid, error)))
@@ -854,10 +567,10 @@ build_user (SpecContext *ctx, JsonObject *process, GError **error)
   int policy = SUPPLEMENTAL_GROUPS_MERGE;
 
   if (!requested_user (ctx, &user_text, &gid_set, &run_as_gid, error)
-      || !read_int64_array (ctx->security, ctx->security_path, "supplementalGroups", &supplemental,
-                            error)
-      || !read_enum (ctx->security, ctx->security_path, "supplementalGroupsPolicy",
-                     supplemental_groups_policies, &policy, error))
+      || !grove_spec_read_int64_array (ctx->security, ctx->security_path, "supplementalGroups",
+                                       &supplemental, error)
+      || !grove_spec_read_enum (ctx->security, ctx->security_path, "supplementalGroupsPolicy",
+                                supplemental_groups_policies, &policy, error))
     return FALSE;
   if (!grove_spec_resolve_user (ctx->input->rootfs, user_text, &uid, &gid, &gids, error))
     return FALSE;
@@ -939,7 +652,7 @@ apply_capability_names (GPtrArray *names, const char *path, const char *member, 
   int last = last_capability ();
   guint64 bounding = bounding_set ();
 
-  for (guint i = 0; i < strv_len (names); i++)
+  for (guint i = 0; i < grove_spec_strv_len (names); i++)
     {
       const char *name = g_ptr_array_index (names, i);
       int cap = capability_from_name (name);
@@ -962,7 +675,7 @@ apply_capability_names (GPtrArray *names, const char *path, const char *member, 
 static gboolean
 strv_has_all (GPtrArray *names)
 {
-  for (guint i = 0; i < strv_len (names); i++)
+  for (guint i = 0; i < grove_spec_strv_len (names); i++)
     if (g_ascii_strcasecmp (g_ptr_array_index (names, i), "ALL") == 0)
       return TRUE;
   return FALSE;
@@ -974,12 +687,13 @@ select_capabilities (SpecContext *ctx, gboolean *caps, int last, GError **error)
   JsonObject *capabilities = NULL;
   g_autoptr (GPtrArray) add = NULL;
   g_autoptr (GPtrArray) drop = NULL;
-  g_autofree char *path = member_path (ctx->security_path, "capabilities");
+  g_autofree char *path = grove_spec_member_path (ctx->security_path, "capabilities");
   guint64 bounding = bounding_set ();
 
-  if (!read_object (ctx->security, ctx->security_path, "capabilities", &capabilities, error)
-      || !read_strv (capabilities, path, "addCapabilities", &add, error)
-      || !read_strv (capabilities, path, "dropCapabilities", &drop, error))
+  if (!grove_spec_read_object (ctx->security, ctx->security_path, "capabilities", &capabilities,
+                               error)
+      || !grove_spec_read_strv (capabilities, path, "addCapabilities", &add, error)
+      || !grove_spec_read_strv (capabilities, path, "dropCapabilities", &drop, error))
     return FALSE;
   /* privileged, or adding ALL: everything this process can pass on */
   for (int cap = 0; cap <= last; cap++)
@@ -1008,9 +722,9 @@ build_capabilities (SpecContext *ctx, JsonObject *process, GError **error)
   for (int cap = 0; cap <= last; cap++)
     if (caps[cap])
       g_ptr_array_add (names, g_strconcat ("CAP_", capability_names[cap], NULL));
-  json_object_set_array_member (capabilities, "bounding", json_array_from_strings (names));
-  json_object_set_array_member (capabilities, "effective", json_array_from_strings (names));
-  json_object_set_array_member (capabilities, "permitted", json_array_from_strings (names));
+  json_object_set_array_member (capabilities, "bounding", grove_spec_array_from_strings (names));
+  json_object_set_array_member (capabilities, "effective", grove_spec_array_from_strings (names));
+  json_object_set_array_member (capabilities, "permitted", grove_spec_array_from_strings (names));
   json_object_set_array_member (capabilities, "inheritable", json_array_new ());
   json_object_set_array_member (capabilities, "ambient", json_array_new ());
   json_object_set_object_member (process, "capabilities", g_steal_pointer (&capabilities));
@@ -1026,8 +740,10 @@ build_limits (SpecContext *ctx, JsonObject *process, GError **error)
   g_autoptr (JsonObject) rlimit = json_object_new ();
   g_autoptr (JsonArray) rlimits = json_array_new ();
 
-  if (!read_int64 (ctx->resources, "linux.resources", "oomScoreAdj", &oom_score_adj, error)
-      || !read_bool (ctx->security, ctx->security_path, "noNewPrivs", &no_new_privs, error))
+  if (!grove_spec_read_int64 (ctx->resources, "linux.resources", "oomScoreAdj", &oom_score_adj,
+                              error)
+      || !grove_spec_read_bool (ctx->security, ctx->security_path, "noNewPrivs", &no_new_privs,
+                                error))
     return FALSE;
   if (oom_score_adj < -1000 || oom_score_adj > 1000)
     return grove_throw (error, GROVE_ERROR_INVALID_ARGUMENT,
@@ -1054,7 +770,7 @@ add_process (SpecContext *ctx, JsonObject *spec, GError **error)
   g_autoptr (JsonObject) process = json_object_new ();
   gboolean tty = FALSE;
 
-  if (!read_bool (ctx->container, "", "tty", &tty, error))
+  if (!grove_spec_read_bool (ctx->container, "", "tty", &tty, error))
     return FALSE;
   json_object_set_boolean_member (process, "terminal", tty);
   if (!build_user (ctx, process, error) || !build_args (ctx, process, error)
@@ -1076,7 +792,7 @@ new_mount (const char *destination, const char *type, const char *source,
   json_object_set_string_member (mount, "destination", destination);
   json_object_set_string_member (mount, "type", type);
   json_object_set_string_member (mount, "source", source);
-  json_object_set_array_member (mount, "options", json_array_from_strv (options));
+  json_object_set_array_member (mount, "options", grove_spec_array_from_strv (options));
   return mount;
 }
 
@@ -1128,13 +844,13 @@ check_cri_mount_unsupported (JsonObject *mount, const char *path, GError **error
   JsonArray *uid_mappings = NULL;
   JsonArray *gid_mappings = NULL;
   gboolean recursive_read_only = FALSE;
-  g_autofree char *image_path = member_path (path, "image");
+  g_autofree char *image_path = grove_spec_member_path (path, "image");
 
-  if (!read_object (mount, path, "image", &image, error)
-      || !read_string (image, image_path, "image", &image_name, error)
-      || !read_array (mount, path, "uidMappings", &uid_mappings, error)
-      || !read_array (mount, path, "gidMappings", &gid_mappings, error)
-      || !read_bool (mount, path, "recursiveReadOnly", &recursive_read_only, error))
+  if (!grove_spec_read_object (mount, path, "image", &image, error)
+      || !grove_spec_read_string (image, image_path, "image", &image_name, error)
+      || !grove_spec_read_array (mount, path, "uidMappings", &uid_mappings, error)
+      || !grove_spec_read_array (mount, path, "gidMappings", &gid_mappings, error)
+      || !grove_spec_read_bool (mount, path, "recursiveReadOnly", &recursive_read_only, error))
     return FALSE;
   if (image_name != NULL && *image_name != '\0')
     return grove_throw (error, GROVE_ERROR_UNSUPPORTED, "%s.image: image volumes are not supported",
@@ -1185,15 +901,15 @@ parse_cri_mount (JsonNode *node, const char *path, int *out_propagation, GError 
 
   if (!JSON_NODE_HOLDS_OBJECT (node))
     {
-      throw_expected (error, "", path, "an object");
+      grove_spec_throw_expected (error, "", path, "an object");
       return NULL;
     }
   mount = json_node_get_object (node);
   if (!check_cri_mount_unsupported (mount, path, error)
-      || !read_string (mount, path, "containerPath", &container_path, error)
-      || !read_string (mount, path, "hostPath", &host_path, error)
-      || !read_bool (mount, path, "readonly", &readonly, error)
-      || !read_enum (mount, path, "propagation", propagations, out_propagation, error)
+      || !grove_spec_read_string (mount, path, "containerPath", &container_path, error)
+      || !grove_spec_read_string (mount, path, "hostPath", &host_path, error)
+      || !grove_spec_read_bool (mount, path, "readonly", &readonly, error)
+      || !grove_spec_read_enum (mount, path, "propagation", propagations, out_propagation, error)
       || !check_cri_mount_paths (path, container_path, host_path, error))
     return NULL;
   if (*out_propagation == PROPAGATION_BIDIRECTIONAL)
@@ -1236,7 +952,7 @@ collect_cri_mounts (SpecContext *ctx, GPtrArray *mounts, const char **out_rootfs
   JsonArray *array = NULL;
 
   *out_rootfs_propagation = NULL;
-  if (!read_array (ctx->container, "", "mounts", &array, error))
+  if (!grove_spec_read_array (ctx->container, "", "mounts", &array, error))
     return FALSE;
   for (guint i = 0; array != NULL && i < json_array_get_length (array); i++)
     {
@@ -1311,21 +1027,22 @@ read_namespace_modes (SpecContext *ctx, GError **error)
 
   /* a container's own options replace the pod's as a whole, missing members being POD */
   if (!ctx->input->is_infra
-      && !read_object (ctx->security, ctx->security_path, "namespaceOptions", &options, error))
+      && !grove_spec_read_object (ctx->security, ctx->security_path, "namespaceOptions", &options,
+                                  error))
     return FALSE;
   if (options == NULL)
     {
       path = "sandboxConfig.linux.securityContext.namespaceOptions";
-      if (!read_object (ctx->pod, "sandboxConfig", "linux", &pod_linux, error)
-          || !read_object (pod_linux, "sandboxConfig.linux", "securityContext", &pod_security,
-                           error)
-          || !read_object (pod_security, "sandboxConfig.linux.securityContext", "namespaceOptions",
-                           &options, error))
+      if (!grove_spec_read_object (ctx->pod, "sandboxConfig", "linux", &pod_linux, error)
+          || !grove_spec_read_object (pod_linux, "sandboxConfig.linux", "securityContext",
+                                      &pod_security, error)
+          || !grove_spec_read_object (pod_security, "sandboxConfig.linux.securityContext",
+                                      "namespaceOptions", &options, error))
         return FALSE;
     }
-  if (!read_enum (options, path, "network", namespace_modes, &ctx->network_mode, error)
-      || !read_enum (options, path, "pid", namespace_modes, &ctx->pid_mode, error)
-      || !read_enum (options, path, "ipc", namespace_modes, &ctx->ipc_mode, error))
+  if (!grove_spec_read_enum (options, path, "network", namespace_modes, &ctx->network_mode, error)
+      || !grove_spec_read_enum (options, path, "pid", namespace_modes, &ctx->pid_mode, error)
+      || !grove_spec_read_enum (options, path, "ipc", namespace_modes, &ctx->ipc_mode, error))
     return FALSE;
   if (ctx->network_mode == NS_TARGET || ctx->pid_mode == NS_TARGET || ctx->ipc_mode == NS_TARGET)
     return grove_throw (error, GROVE_ERROR_UNSUPPORTED,
@@ -1353,6 +1070,37 @@ add_infra_namespace (SpecContext *ctx, JsonArray *namespaces, const char *type, 
   add_namespace (namespaces, type, path);
 }
 
+/* the pod's, made by the engine; the runtimes want its mappings as well as its path */
+static gboolean
+add_user_namespace (SpecContext *ctx, JsonArray *namespaces, JsonObject *linux_spec, GError **error)
+{
+  JsonObject *mappings = ctx->input->id_mappings;
+  const char *const members[] = { "uidMappings", "gidMappings" };
+
+  if (ctx->privileged)
+    return grove_throw (error, GROVE_ERROR_INVALID_ARGUMENT,
+                        "%s.privileged: a container of a pod with its own user namespace cannot "
+                        "be privileged",
+                        ctx->security_path);
+  if (ctx->host_network || ctx->pid_mode == NS_NODE || ctx->ipc_mode == NS_NODE)
+    return grove_throw (error, GROVE_ERROR_INVALID_ARGUMENT,
+                        "container %s: a pod with its own user namespace cannot use the host's "
+                        "network, PID or IPC namespace",
+                        ctx->input->container_id);
+  for (guint i = 0; i < G_N_ELEMENTS (members); i++)
+    {
+      JsonNode *node = mappings != NULL ? json_object_get_member (mappings, members[i]) : NULL;
+
+      if (node == NULL || !JSON_NODE_HOLDS_ARRAY (node))
+        return grove_throw (error, GROVE_ERROR_INVALID_ARGUMENT,
+                            "user namespace %s was given without %s", ctx->input->userns_path,
+                            members[i]);
+      json_object_set_member (linux_spec, members[i], json_node_copy (node));
+    }
+  add_namespace (namespaces, "user", ctx->input->userns_path);
+  return TRUE;
+}
+
 static gboolean
 add_namespaces (SpecContext *ctx, JsonObject *linux_spec, GError **error)
 {
@@ -1366,6 +1114,8 @@ add_namespaces (SpecContext *ctx, JsonObject *linux_spec, GError **error)
                         "container %s joins the pod's namespaces but no infra PID was given",
                         ctx->input->container_id);
   add_namespace (namespaces, "mount", NULL);
+  if (ctx->input->userns_path != NULL && !add_user_namespace (ctx, namespaces, linux_spec, error))
+    return FALSE;
   if (!ctx->host_network)
     add_namespace (namespaces, "network", ctx->input->netns_path);
   if (ctx->ipc_mode != NS_NODE && (infra || ctx->ipc_mode == NS_CONTAINER))
@@ -1436,18 +1186,18 @@ parse_cri_device (JsonNode *node, const char *path, JsonObject **out_device, Jso
   g_autoptr (JsonObject) entry = json_object_new ();
 
   if (!JSON_NODE_HOLDS_OBJECT (node))
-    return throw_expected (error, "", path, "an object");
+    return grove_spec_throw_expected (error, "", path, "an object");
   device = json_node_get_object (node);
-  if (!read_string (device, path, "containerPath", &container_path, error)
-      || !read_string (device, path, "hostPath", &host_path, error)
-      || !read_string (device, path, "permissions", &permissions, error))
+  if (!grove_spec_read_string (device, path, "containerPath", &container_path, error)
+      || !grove_spec_read_string (device, path, "hostPath", &host_path, error)
+      || !grove_spec_read_string (device, path, "permissions", &permissions, error))
     return FALSE;
   if (permissions == NULL || *permissions == '\0')
     permissions = "rwm";
   if (strspn (permissions, "rwm") != strlen (permissions))
-    return throw_expected (error, path, "permissions", "letters of \"rwm\"");
+    return grove_spec_throw_expected (error, path, "permissions", "letters of \"rwm\"");
   if (container_path == NULL || !g_path_is_absolute (container_path))
-    return throw_expected (error, path, "containerPath", "an absolute path");
+    return grove_spec_throw_expected (error, path, "containerPath", "an absolute path");
   if (host_path == NULL || stat (host_path, &st) < 0)
     return grove_throw (error, GROVE_ERROR_NOT_FOUND, "%s.hostPath: device %s does not exist", path,
                         host_path != NULL ? host_path : "");
@@ -1497,7 +1247,7 @@ add_devices (SpecContext *ctx, JsonObject *linux_spec, JsonObject *resources, GE
   g_autoptr (JsonArray) rules = json_array_new ();
 
   add_default_device_rules (ctx, rules);
-  if (!read_array (ctx->container, "", "devices", &array, error))
+  if (!grove_spec_read_array (ctx->container, "", "devices", &array, error))
     return FALSE;
   for (guint i = 0; array != NULL && i < json_array_get_length (array); i++)
     {
@@ -1523,7 +1273,7 @@ add_devices (SpecContext *ctx, JsonObject *linux_spec, JsonObject *resources, GE
 static gboolean
 read_nonnegative (JsonObject *resources, const char *member, gint64 *out, GError **error)
 {
-  if (!read_int64 (resources, "linux.resources", member, out, error))
+  if (!grove_spec_read_int64 (resources, "linux.resources", member, out, error))
     return FALSE;
   if (*out < 0)
     return grove_throw (error, GROVE_ERROR_INVALID_ARGUMENT,
@@ -1542,10 +1292,10 @@ add_cpu_resources (SpecContext *ctx, JsonObject *resources, GError **error)
   g_autoptr (JsonObject) cpu = json_object_new ();
 
   if (!read_nonnegative (ctx->resources, "cpuShares", &shares, error)
-      || !read_int64 (ctx->resources, "linux.resources", "cpuQuota", &quota, error)
+      || !grove_spec_read_int64 (ctx->resources, "linux.resources", "cpuQuota", &quota, error)
       || !read_nonnegative (ctx->resources, "cpuPeriod", &period, error)
-      || !read_string (ctx->resources, "linux.resources", "cpusetCpus", &cpus, error)
-      || !read_string (ctx->resources, "linux.resources", "cpusetMems", &mems, error))
+      || !grove_spec_read_string (ctx->resources, "linux.resources", "cpusetCpus", &cpus, error)
+      || !grove_spec_read_string (ctx->resources, "linux.resources", "cpusetMems", &mems, error))
     return FALSE;
   if (shares != 0)
     json_object_set_int_member (cpu, "shares", shares);
@@ -1568,7 +1318,7 @@ add_hugepage_limits (SpecContext *ctx, JsonObject *resources, GError **error)
   JsonArray *array = NULL;
   g_autoptr (JsonArray) limits = json_array_new ();
 
-  if (!read_array (ctx->resources, "linux.resources", "hugepageLimits", &array, error))
+  if (!grove_spec_read_array (ctx->resources, "linux.resources", "hugepageLimits", &array, error))
     return FALSE;
   for (guint i = 0; array != NULL && i < json_array_get_length (array); i++)
     {
@@ -1579,12 +1329,12 @@ add_hugepage_limits (SpecContext *ctx, JsonObject *resources, GError **error)
       JsonObject *entry = NULL;
 
       if (!JSON_NODE_HOLDS_OBJECT (node))
-        return throw_expected (error, "", path, "an object");
-      if (!read_string (json_node_get_object (node), path, "pageSize", &page_size, error)
-          || !read_int64 (json_node_get_object (node), path, "limit", &limit, error))
+        return grove_spec_throw_expected (error, "", path, "an object");
+      if (!grove_spec_read_string (json_node_get_object (node), path, "pageSize", &page_size, error)
+          || !grove_spec_read_int64 (json_node_get_object (node), path, "limit", &limit, error))
         return FALSE;
       if (page_size == NULL || *page_size == '\0')
-        return throw_expected (error, path, "pageSize", "a page size such as \"2MB\"");
+        return grove_spec_throw_expected (error, path, "pageSize", "a page size such as \"2MB\"");
       entry = json_object_new ();
       json_object_set_string_member (entry, "pageSize", page_size);
       json_object_set_int_member (entry, "limit", limit);
@@ -1655,14 +1405,14 @@ add_path_list (SpecContext *ctx, JsonObject *linux_spec, const char *member,
 {
   g_autoptr (GPtrArray) paths = NULL;
 
-  if (!read_strv (ctx->security, ctx->security_path, member, &paths, error))
+  if (!grove_spec_read_strv (ctx->security, ctx->security_path, member, &paths, error))
     return FALSE;
   if (ctx->privileged)
     return TRUE;
   if (paths != NULL)
-    json_object_set_array_member (linux_spec, member, json_array_from_strings (paths));
+    json_object_set_array_member (linux_spec, member, grove_spec_array_from_strings (paths));
   else
-    json_object_set_array_member (linux_spec, member, json_array_from_strv (defaults));
+    json_object_set_array_member (linux_spec, member, grove_spec_array_from_strv (defaults));
   return TRUE;
 }
 
@@ -1676,8 +1426,8 @@ add_sysctls (SpecContext *ctx, JsonObject *linux_spec, GError **error)
 
   if (!ctx->input->is_infra)
     return TRUE;
-  if (!read_object (ctx->pod, "sandboxConfig", "linux", &pod_linux, error)
-      || !read_string_map (pod_linux, "sandboxConfig.linux", "sysctls", &sysctls, error))
+  if (!grove_spec_read_object (ctx->pod, "sandboxConfig", "linux", &pod_linux, error)
+      || !grove_spec_read_string_map (pod_linux, "sandboxConfig.linux", "sysctls", &sysctls, error))
     return FALSE;
   if (sysctls == NULL || json_object_get_size (sysctls) == 0)
     return TRUE;
@@ -1723,15 +1473,16 @@ read_seccomp_request (SpecContext *ctx, int *out_type, const char **out_ref, GEr
 {
   JsonObject *seccomp = NULL;
   const char *path = NULL;
-  g_autofree char *seccomp_path = member_path (ctx->security_path, "seccomp");
+  g_autofree char *seccomp_path = grove_spec_member_path (ctx->security_path, "seccomp");
 
-  if (!read_object (ctx->security, ctx->security_path, "seccomp", &seccomp, error)
-      || !read_string (ctx->security, ctx->security_path, "seccompProfilePath", &path, error))
+  if (!grove_spec_read_object (ctx->security, ctx->security_path, "seccomp", &seccomp, error)
+      || !grove_spec_read_string (ctx->security, ctx->security_path, "seccompProfilePath", &path,
+                                  error))
     return FALSE;
   if (seccomp == NULL)
     return parse_seccomp_path (ctx, path, out_type, out_ref, error);
-  if (!read_enum (seccomp, seccomp_path, "profileType", seccomp_types, out_type, error)
-      || !read_string (seccomp, seccomp_path, "localhostRef", out_ref, error))
+  if (!grove_spec_read_enum (seccomp, seccomp_path, "profileType", seccomp_types, out_type, error)
+      || !grove_spec_read_string (seccomp, seccomp_path, "localhostRef", out_ref, error))
     return FALSE;
   if (*out_type == SECCOMP_LOCALHOST && (*out_ref == NULL || !g_path_is_absolute (*out_ref)))
     return grove_throw (error, GROVE_ERROR_INVALID_ARGUMENT,
@@ -1849,13 +1600,14 @@ add_annotations (SpecContext *ctx, JsonObject *spec, GError **error)
   const char *name = NULL;
   g_autoptr (JsonObject) annotations = json_object_new ();
 
-  if (!read_string_map (ctx->container, "", "annotations", &cri, error)
-      || !read_object (ctx->pod, "sandboxConfig", "metadata", &pod_metadata, error)
-      || !read_string (pod_metadata, "sandboxConfig.metadata", "name", &pod_name, error)
-      || !read_string (pod_metadata, "sandboxConfig.metadata", "namespace", &pod_namespace, error)
-      || !read_string (pod_metadata, "sandboxConfig.metadata", "uid", &pod_uid, error)
-      || !read_object (ctx->container, "", "metadata", &metadata, error)
-      || !read_string (metadata, "metadata", "name", &name, error))
+  if (!grove_spec_read_string_map (ctx->container, "", "annotations", &cri, error)
+      || !grove_spec_read_object (ctx->pod, "sandboxConfig", "metadata", &pod_metadata, error)
+      || !grove_spec_read_string (pod_metadata, "sandboxConfig.metadata", "name", &pod_name, error)
+      || !grove_spec_read_string (pod_metadata, "sandboxConfig.metadata", "namespace",
+                                  &pod_namespace, error)
+      || !grove_spec_read_string (pod_metadata, "sandboxConfig.metadata", "uid", &pod_uid, error)
+      || !grove_spec_read_object (ctx->container, "", "metadata", &metadata, error)
+      || !grove_spec_read_string (metadata, "metadata", "name", &name, error))
     return FALSE;
   copy_string_map (cri, annotations);
   json_object_set_string_member (annotations, GROVE_ANNOTATION_CONTAINER_TYPE,
@@ -1887,21 +1639,23 @@ context_init (SpecContext *ctx, const GroveSpecInput *input, GError **error)
   ctx->container = input->container_config;
   ctx->pod = input->pod_config;
   ctx->security_path = "linux.securityContext";
-  if (!read_object (input->image_config, "image", "config", &ctx->image, error)
-      || !read_object (ctx->container, "", "linux", &linux_config, error)
-      || !read_object (linux_config, "linux", "securityContext", &ctx->security, error)
-      || !read_object (linux_config, "linux", "resources", &ctx->resources, error)
-      || !read_object (ctx->pod, "sandboxConfig", "linux", &pod_linux, error))
+  if (!grove_spec_read_object (input->image_config, "image", "config", &ctx->image, error)
+      || !grove_spec_read_object (ctx->container, "", "linux", &linux_config, error)
+      || !grove_spec_read_object (linux_config, "linux", "securityContext", &ctx->security, error)
+      || !grove_spec_read_object (linux_config, "linux", "resources", &ctx->resources, error)
+      || !grove_spec_read_object (ctx->pod, "sandboxConfig", "linux", &pod_linux, error))
     return FALSE;
   /* the infra container runs with the pod's security context unless given its own */
   if (input->is_infra && ctx->security == NULL)
     {
       ctx->security_path = "sandboxConfig.linux.securityContext";
-      if (!read_object (pod_linux, "sandboxConfig.linux", "securityContext", &ctx->security, error))
+      if (!grove_spec_read_object (pod_linux, "sandboxConfig.linux", "securityContext",
+                                   &ctx->security, error))
         return FALSE;
     }
-  if (!read_bool (ctx->security, ctx->security_path, "privileged", &ctx->privileged, error)
-      || !read_string (ctx->pod, "sandboxConfig", "hostname", &ctx->hostname, error))
+  if (!grove_spec_read_bool (ctx->security, ctx->security_path, "privileged", &ctx->privileged,
+                             error)
+      || !grove_spec_read_string (ctx->pod, "sandboxConfig", "hostname", &ctx->hostname, error))
     return FALSE;
   return read_namespace_modes (ctx, error);
 }
@@ -1912,7 +1666,7 @@ add_root (SpecContext *ctx, JsonObject *spec, GError **error)
   g_autoptr (JsonObject) root = json_object_new ();
   gboolean readonly = FALSE;
 
-  if (!read_bool (ctx->security, ctx->security_path, "readonlyRootfs", &readonly, error))
+  if (!grove_spec_read_bool (ctx->security, ctx->security_path, "readonlyRootfs", &readonly, error))
     return FALSE;
   json_object_set_string_member (root, "path", ctx->input->rootfs);
   json_object_set_boolean_member (root, "readonly", readonly);

@@ -24,6 +24,9 @@ G_BEGIN_DECLS
  * @shm_path: (nullable): the pod's shm tmpfs, bound at /dev/shm (%NULL: the container gets
  *   its own tmpfs)
  * @netns_path: (nullable): the pod's network namespace (%NULL: host network)
+ * @userns_path: (nullable): the pod's user namespace, which the container joins (%NULL: the
+ *   host's)
+ * @id_mappings: (nullable): with @userns_path, its OCI `uidMappings` and `gidMappings`
  * @infra_pid: the infra container's PID, whose IPC, UTS (and PID when shared) namespaces a
  *   container joins; 0 for the infra container itself
  * @cgroups_path: absolute `linux.cgroupsPath`
@@ -50,6 +53,8 @@ typedef struct
   const char *resolv_path;
   const char *shm_path;
   const char *netns_path;
+  const char *userns_path;
+  JsonObject *id_mappings;
   int infra_pid;
   const char *cgroups_path;
   int oom_score_adj_min;

@@ -12,6 +12,7 @@
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 
+#include "grove-idmap.h"
 #include "grove-reference.h"
 #include "grove-store-private.h"
 #include "grove-utils.h"
@@ -1446,14 +1447,36 @@ is_mounted (int root_fd, const char *snapshot, gboolean *out_mounted, GError **e
   return TRUE;
 }
 
+/*
+ * A process of a user namespace is not the host's root: it can reach its rootfs only through
+ * directories that let anyone search them. The store's directories above a snapshot become
+ * searchable (not readable): the names of images and containers stay hidden.
+ */
+/* the upper dir is the mapped root's, so that the container's / is its own */
 static gboolean
-mount_snapshot (GroveStore *self, const char *container_id, const char *lower, GError **error)
+prepare_idmapped (GroveStore *self, const char *rel, const char *upper, const GroveIdmap *idmap,
+                  GError **error)
+{
+  if (!grove_make_searchable_at (AT_FDCWD, self->root, error)
+      || !grove_make_searchable_at (self->root_fd, SNAPSHOTS_DIR, error)
+      || !grove_make_searchable_at (self->root_fd, rel, error))
+    return FALSE;
+  if (lchown (upper, idmap->root_uid, idmap->root_gid) < 0)
+    return grove_throw_errno_code (error, errno, "giving %s to %u:%u", upper, idmap->root_uid,
+                                   idmap->root_gid);
+  return TRUE;
+}
+
+static gboolean
+mount_snapshot (GroveStore *self, const char *container_id, const char *lower,
+                const GroveIdmap *idmap, GError **error)
 {
   g_autofree char *dir = g_build_filename (self->root, SNAPSHOTS_DIR, container_id, NULL);
   g_autofree char *rel = g_build_filename (SNAPSHOTS_DIR, container_id, NULL);
   g_autofree char *upper = g_build_filename (dir, "upper", NULL);
   g_autofree char *work = g_build_filename (dir, "work", NULL);
   g_autofree char *rootfs = g_build_filename (dir, "rootfs", NULL);
+  g_autofree char *stage = g_build_filename (dir, "lower", NULL);
   g_autofree char *options = NULL;
   gboolean mounted = FALSE;
 
@@ -1464,6 +1487,11 @@ mount_snapshot (GroveStore *self, const char *container_id, const char *lower, G
     return FALSE;
   if (mounted)
     return TRUE;
+  if (idmap != NULL)
+    return grove_mkdir_p_at (AT_FDCWD, stage, 0700, error)
+           && prepare_idmapped (self, rel, upper, idmap, error)
+           && grove_idmap_mount_overlay (lower, upper, work, stage, rootfs, idmap->userns_fd,
+                                         error);
   /* index=off: ostree stores identical files once, and with an index a write through one
    * name of a shared object would show through the others */
   options = g_strdup_printf ("lowerdir=%s,upperdir=%s,workdir=%s,index=off", lower, upper, work);
@@ -1511,11 +1539,11 @@ pin_image (GroveStore *self, const char *ref, const char *name_or_id, const char
 
 static gboolean
 mount_locked (GroveStore *self, const char *ref, const char *container_id, const char *lower,
-              gboolean pinned_now, GError **error)
+              const GroveIdmap *idmap, gboolean pinned_now, GError **error)
 {
   g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&self->rootfs_lock);
 
-  if (lower != NULL && mount_snapshot (self, container_id, lower, error))
+  if (lower != NULL && mount_snapshot (self, container_id, lower, idmap, error))
     return TRUE;
   /* a rootfs that never came to be does not keep its image */
   if (pinned_now)
@@ -1543,12 +1571,39 @@ char *
 grove_store_prepare_rootfs (GroveStore *self, const char *container_id, const char *name_or_id,
                             GCancellable *cancellable, GError **error)
 {
+  return grove_store_prepare_rootfs_idmapped (self, container_id, name_or_id, NULL, cancellable,
+                                              error);
+}
+
+/**
+ * grove_store_prepare_rootfs_idmapped:
+ * @self: a #GroveStore
+ * @container_id: the container's ID
+ * @name_or_id: (nullable): the image, as for grove_store_prepare_rootfs()
+ * @idmap: (nullable): how the rootfs is seen from a user namespace; %NULL: as it is
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location
+ *
+ * Like grove_store_prepare_rootfs(), for a container of a user namespace: the shared
+ * checkout is the overlay's lower layer through an idmapped mount (the checkout itself is
+ * not changed), the upper dir belongs to @idmap's root, and the store's directories above
+ * the rootfs become searchable by anyone. A rootfs already mounted is returned as it is,
+ * whatever its mapping.
+ *
+ * Returns: (transfer full) (nullable): the path of the mounted rootfs
+ */
+char *
+grove_store_prepare_rootfs_idmapped (GroveStore *self, const char *container_id,
+                                     const char *name_or_id, const GroveIdmap *idmap,
+                                     GCancellable *cancellable, GError **error)
+{
   g_autofree char *ref = NULL;
   g_autofree char *lower = NULL;
   g_autoptr (GroveImage) image = NULL;
   gboolean pinned_now = FALSE;
 
   g_return_val_if_fail (GROVE_IS_STORE (self), NULL);
+  g_return_val_if_fail (idmap == NULL || idmap->userns_fd >= 0, NULL);
   if (!valid_container_id (container_id, error))
     return NULL;
   ref = g_strdup_printf ("%s/%s", GROVE_REF_CONTAINERS, container_id);
@@ -1556,7 +1611,7 @@ grove_store_prepare_rootfs (GroveStore *self, const char *container_id, const ch
   if (image == NULL)
     return NULL;
   lower = ensure_checkout (self, image, cancellable, error);
-  if (!mount_locked (self, ref, container_id, lower, pinned_now, error))
+  if (!mount_locked (self, ref, container_id, lower, idmap, pinned_now, error))
     return NULL;
   return grove_store_get_rootfs_path (self, container_id);
 }
@@ -1581,6 +1636,7 @@ grove_store_release_rootfs (GroveStore *self, const char *container_id, GCancell
   g_autofree char *ref = NULL;
   g_autofree char *rel = NULL;
   g_autofree char *rootfs = NULL;
+  g_autofree char *stage = NULL;
 
   g_return_val_if_fail (GROVE_IS_STORE (self), FALSE);
   if (!valid_container_id (container_id, error))
@@ -1588,6 +1644,10 @@ grove_store_release_rootfs (GroveStore *self, const char *container_id, GCancell
   ref = g_strdup_printf ("%s/%s", GROVE_REF_CONTAINERS, container_id);
   rel = g_build_filename (SNAPSHOTS_DIR, container_id, NULL);
   rootfs = grove_store_get_rootfs_path (self, container_id);
+  stage = g_build_filename (self->root, rel, "lower", NULL);
+  /* an idmapped stage left by a crash is the shared checkout: never remove through it */
+  while (umount2 (stage, MNT_DETACH | UMOUNT_NOFOLLOW) == 0)
+    ;
   while (umount2 (rootfs, UMOUNT_NOFOLLOW) == 0)
     ;
   if (errno == EBUSY)

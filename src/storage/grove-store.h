@@ -3,6 +3,7 @@
 
 #include <gio/gio.h>
 
+#include "grove-idmap.h"
 #include "grove-image-source.h"
 #include "grove-image.h"
 #include "grove-pull.h"
@@ -99,6 +100,9 @@ gboolean grove_store_prune (GroveStore *self, guint64 *out_freed, GCancellable *
 char *grove_store_prepare_rootfs (GroveStore *self, const char *container_id,
                                   const char *name_or_id, GCancellable *cancellable,
                                   GError **error);
+char *grove_store_prepare_rootfs_idmapped (GroveStore *self, const char *container_id,
+                                           const char *name_or_id, const GroveIdmap *idmap,
+                                           GCancellable *cancellable, GError **error);
 gboolean grove_store_release_rootfs (GroveStore *self, const char *container_id,
                                      GCancellable *cancellable, GError **error);
 char *grove_store_get_rootfs_path (GroveStore *self, const char *container_id);

@@ -85,9 +85,9 @@ status_info (GroveCriService *self, const char *const *handlers, gboolean networ
   return grove_cri_json_text (builder);
 }
 
-/* each handler the engine has, with the features Grove does not offer yet off */
+/* each handler the engine has, with what it offers; recursive read-only mounts it does not */
 static Runtime__V1__RuntimeHandler **
-status_handlers (GPtrArray *arena, const char *const *names, size_t *n_out)
+status_handlers (GroveCriService *self, GPtrArray *arena, const char *const *names, size_t *n_out)
 {
   guint n = g_strv_length ((char **)names);
   Runtime__V1__RuntimeHandler **handlers
@@ -100,6 +100,8 @@ status_handlers (GPtrArray *arena, const char *const *names, size_t *n_out)
       handlers[i]->name = grove_cri_arena_strdup (arena, names[i]);
       handlers[i]->features = grove_cri_arena_new (arena, Runtime__V1__RuntimeHandlerFeatures,
                                                    RUNTIME__V1__RUNTIME_HANDLER_FEATURES__INIT);
+      grove_engine_get_handler_features (self->engine, names[i],
+                                         &handlers[i]->features->user_namespaces);
     }
   *n_out = n;
   return handlers;
@@ -133,7 +135,7 @@ handle_status (GroveCriService *self, GroveGrpcCall *call, const ProtobufCMessag
   status.conditions = conditions;
   response.status = &status;
   response.runtime_handlers
-      = status_handlers (arena, (const char *const *)names, &response.n_runtime_handlers);
+      = status_handlers (self, arena, (const char *const *)names, &response.n_runtime_handlers);
   response.features = &features;
   if (request->verbose)
     response.info = grove_cri_info_map (
