@@ -76,13 +76,13 @@ build_images (Fixture *fx)
   g_assert_no_error (error);
 }
 
+/* an engine on the fixture's store and dirs, loaded: what groved makes at each start */
 static void
-fixture_setup (Fixture *fx, gconstpointer data)
+open_engine (Fixture *fx)
 {
   g_autoptr (GError) error = NULL;
-  g_autofree char *store_root = NULL;
-  g_autofree char *root = NULL;
-  g_autofree char *runroot = NULL;
+  g_autofree char *root = g_build_filename (fx->tmpdir, "state", NULL);
+  g_autofree char *runroot = g_build_filename (fx->tmpdir, "run", NULL);
   g_autofree char *pause = g_test_build_filename (G_TEST_BUILT, "..", "grove-pause", NULL);
   g_autofree char *exec_helper
       = g_test_build_filename (G_TEST_BUILT, "..", "grove-runtime-exec", NULL);
@@ -92,22 +92,6 @@ fixture_setup (Fixture *fx, gconstpointer data)
   g_autoptr (GAsyncResult) result = NULL;
   GroveEngineOptions options = { 0 };
 
-  if (!grove_test_is_root () || g_find_program_in_path ("conmon") == NULL
-      || g_find_program_in_path ("runc") == NULL)
-    {
-      g_test_skip ("needs root, conmon and runc");
-      return;
-    }
-  fx->tmpdir = grove_test_make_tmpdir ();
-  /* user-namespaced pods reach their rootfs and volumes below it as an unmapped user */
-  grove_test_make_searchable (fx->tmpdir);
-  fx->cgroup_parent = g_strdup_printf ("/grove-test-%d", (int)getpid ());
-  store_root = g_build_filename (fx->tmpdir, "store", NULL);
-  fx->store = grove_store_open (store_root, NULL, &error);
-  g_assert_no_error (error);
-  build_images (fx);
-  root = g_build_filename (fx->tmpdir, "state", NULL);
-  runroot = g_build_filename (fx->tmpdir, "run", NULL);
   options.root = root;
   options.runroot = runroot;
   options.pause_path = pause;
@@ -123,6 +107,29 @@ fixture_setup (Fixture *fx, gconstpointer data)
   grove_engine_load_async (fx->engine, NULL, grove_test_result_cb, &result);
   grove_engine_load_finish (fx->engine, grove_test_wait_result (&result), &error);
   g_assert_no_error (error);
+}
+
+static void
+fixture_setup (Fixture *fx, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *store_root = NULL;
+
+  if (!grove_test_is_root () || g_find_program_in_path ("conmon") == NULL
+      || g_find_program_in_path ("runc") == NULL)
+    {
+      g_test_skip ("needs root, conmon and runc");
+      return;
+    }
+  fx->tmpdir = grove_test_make_tmpdir ();
+  /* user-namespaced pods reach their rootfs and volumes below it as an unmapped user */
+  grove_test_make_searchable (fx->tmpdir);
+  fx->cgroup_parent = g_strdup_printf ("/grove-test-%d", (int)getpid ());
+  store_root = g_build_filename (fx->tmpdir, "store", NULL);
+  fx->store = grove_store_open (store_root, NULL, &error);
+  g_assert_no_error (error);
+  build_images (fx);
+  open_engine (fx);
 }
 
 static void
@@ -705,6 +712,24 @@ test_userns (Fixture *fx, gconstpointer data)
   check_user_namespace (fx, data);
 }
 
+/* a user namespace left by a crash (its pod gone) is unmounted and removed at the next load */
+static void
+test_userns_stray (Fixture *fx, gconstpointer data)
+{
+  g_autofree char *dir = g_build_filename (fx->tmpdir, "run", "userns", NULL);
+  g_autofree char *stray = g_build_filename (
+      dir, "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", NULL);
+
+  g_assert_cmpint (g_mkdir_with_parents (dir, 0711), ==, 0);
+  g_assert_true (g_file_set_contents (stray, "", 0, NULL));
+  g_assert_cmpint (grove_test_run (NULL, "mount", "--bind", "/proc/self/ns/user", stray, NULL), ==,
+                   0);
+  g_clear_object (&fx->engine);
+  open_engine (fx);
+  g_assert_false (g_file_test (stray, G_FILE_TEST_EXISTS));
+  assert_nothing_mounted (fx);
+}
+
 /* root in the pod is nobody on the host: what it cannot reach through the kernel's checks */
 static void
 test_userns_attacker (Fixture *fx, gconstpointer data)
@@ -825,6 +850,7 @@ main (int argc, char **argv)
               fixture_teardown);
   ADD ("userns-attacker", test_userns_attacker);
   ADD ("userns-invalid", test_userns_invalid);
+  ADD ("userns-stray", test_userns_stray);
 #undef ADD
   return g_test_run ();
 }

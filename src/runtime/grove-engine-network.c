@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "grove-engine-private.h"
+#include "grove-userns.h"
 #include "grove-netns.h"
 #include "grove-utils.h"
 
@@ -88,8 +89,10 @@ grove_pod_network_detach (GroveEngine *self, JsonObject *record, GCancellable *c
   return TRUE;
 }
 
+/* removes the namespace files in @dir (named by pod ID) of pods not in @live_ids */
 static void
-remove_stray_netns (const char *dir, GHashTable *live_ids)
+remove_stray_namespaces (const char *dir, GHashTable *live_ids, const char *what,
+                         gboolean (*remove) (const char *path, GError **error))
 {
   g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
   const char *entry;
@@ -101,8 +104,8 @@ remove_stray_netns (const char *dir, GHashTable *live_ids)
 
       if (g_hash_table_contains (live_ids, entry))
         continue;
-      if (grove_netns_remove (path, &local_error))
-        g_message ("removed the network namespace of pod %s, which no longer exists", entry);
+      if (remove (path, &local_error))
+        g_message ("removed the %s namespace of pod %s, which no longer exists", what, entry);
       else
         g_warning ("%s", local_error->message);
     }
@@ -111,8 +114,8 @@ remove_stray_netns (const char *dir, GHashTable *live_ids)
 /**
  * grove_engine_collect_network_garbage: (skip)
  *
- * At load, after a crash: removes the network namespaces and frees the IPAM addresses of
- * pods that no longer exist (not in @pod_records). Runs in the load's worker thread.
+ * At load, after a crash: removes the network and user namespaces and frees the IPAM
+ * addresses of pods that no longer exist (not in @pod_records). Runs in the load's worker thread.
  */
 void
 grove_engine_collect_network_garbage (GroveEngine *self, GPtrArray *pod_records,
@@ -121,13 +124,15 @@ grove_engine_collect_network_garbage (GroveEngine *self, GPtrArray *pod_records,
   g_autoptr (GHashTable) live_ids = g_hash_table_new (g_str_hash, g_str_equal);
   g_autoptr (GError) local_error = NULL;
   g_autofree char *netns_dir = g_build_filename (self->runroot, "netns", NULL);
+  g_autofree char *userns_dir = g_build_filename (self->runroot, "userns", NULL);
 
   for (guint i = 0; i < pod_records->len; i++)
     g_hash_table_add (live_ids, (gpointer)grove_record_string (pod_records->pdata[i], "id"));
   /* DEL first, while the namespaces are there */
   if (!grove_cni_collect_garbage (self->cni, live_ids, netns_dir, cancellable, &local_error))
     g_warning ("collecting network garbage: %s", local_error->message);
-  remove_stray_netns (netns_dir, live_ids);
+  remove_stray_namespaces (netns_dir, live_ids, "network", grove_netns_remove);
+  remove_stray_namespaces (userns_dir, live_ids, "user", grove_userns_remove);
 }
 
 /**
