@@ -298,6 +298,8 @@ serve_cri (GroveDaemon *self, GError **error)
     return FALSE;
   self->cri_service = grove_cri_service_new (self->engine);
   grove_cri_service_set_stream_server (self->cri_service, self->stream_server);
+  grove_cri_service_set_default_registry (self->cri_service,
+                                          self->config->registries->default_registry);
   grove_cri_service_register (self->cri_service, self->cri_server);
   g_message ("serving the CRI (runtime.v1) on %s", path);
   return TRUE;

@@ -14,6 +14,7 @@ struct _GroveCriService
   GObject parent_instance;
   GroveEngine *engine;
   char *pod_cidr;                   /* from UpdateRuntimeConfig; NULL until kubelet sets it */
+  char *default_registry;           /* where short names are pulled from; NULL for none */
   GHashTable *cpu_seen;             /* container ID → CpuSample: the last CPU figures read */
   GPtrArray *event_calls;           /* GroveGrpcCall of GetContainerEvents streams */
   GHashTable *states;               /* container ID → its last state, to name the events */

@@ -28,6 +28,7 @@ G_DECLARE_FINAL_TYPE (GroveCriService, grove_cri_service, GROVE, CRI_SERVICE, GO
 GroveCriService *grove_cri_service_new (GroveEngine *engine);
 void grove_cri_service_register (GroveCriService *self, GroveGrpcServer *server);
 const char *grove_cri_service_get_pod_cidr (GroveCriService *self);
+void grove_cri_service_set_default_registry (GroveCriService *self, const char *registry);
 GroveGrpcStatus grove_cri_status_from_error (const GError *error);
 
 typedef struct _GroveStreamServer GroveStreamServer;
