@@ -23,6 +23,7 @@ From Python (run with /usr/bin/python3):
     reg.stop(); reg.start()                            # the same port again
     gr.StallServer()                                   # sends headers, then nothing
     gr.CannedServer({"/v2/x/manifests/1": (200, "text/plain", b"...")})  # fixed answers
+    gr.StallingProxy(reg)                              # reg's images; layers hang mid-blob
 
 Images (`build_image(workdir, KIND)` gives an OCI layout dir; push with `push(dir, dest)`):
     busybox, multilayer (3 layers), shared-a / shared-b / extra-ANYTHING (the busybox layer,
@@ -49,7 +50,9 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.parse
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mkimage  # noqa: E402
@@ -350,6 +353,68 @@ class CannedServer:
         self.thread.start()
 
     def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class StallingProxy:
+    """A plain-HTTP front of `upstream` (a Registry) that passes manifests and configs on
+    but stalls every gzip layer blob after half its bytes, until stop(); `stalled` is set
+    once a layer download hangs there."""
+
+    def __init__(self, upstream):
+        self.upstream = upstream
+        self.port = free_port()
+        self.host = f"127.0.0.1:{self.port}"
+        self.stalled = threading.Event()
+        self.release = threading.Event()
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def answer(self, head_only):
+                request = urllib.request.Request(f"http://{proxy.upstream.host}{self.path}",
+                                                 method="HEAD" if head_only else "GET")
+                for name in ("Accept", "Authorization"):
+                    if self.headers.get(name):
+                        request.add_header(name, self.headers[name])
+                try:
+                    reply = urllib.request.urlopen(request, timeout=30)
+                    status, headers, body = reply.status, reply.headers, reply.read()
+                except urllib.error.HTTPError as error:
+                    status, headers, body = error.code, error.headers, error.read()
+                self.send_response(status)
+                for name in ("Content-Type", "Docker-Content-Digest", "Content-Length"):
+                    if headers.get(name):
+                        self.send_header(name, headers[name])
+                self.end_headers()
+                if head_only:
+                    return
+                if "/blobs/" in self.path and body[:2] == b"\x1f\x8b":
+                    self.wfile.write(body[: len(body) // 2])
+                    self.wfile.flush()
+                    proxy.stalled.set()
+                    proxy.release.wait()
+                    return
+                self.wfile.write(body)
+
+            def do_GET(self):
+                self.answer(False)
+
+            def do_HEAD(self):
+                self.answer(True)
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.release.set()
         self.httpd.shutdown()
         self.httpd.server_close()
 

@@ -18,7 +18,7 @@ import grove_cri_test as t  # noqa: E402
 import grove_registry as gr  # noqa: E402
 from grove_cri_test import ok  # noqa: E402
 
-PLAN = 19
+PLAN = 22
 
 
 def gdbus(daemon, path, method, *args):
@@ -42,7 +42,39 @@ def wait_job(daemon, job, seconds=60):
     return "still running"
 
 
-def tests(registries, stall):
+def busy_store(daemon, proxy):
+    """a pull that holds the store while its layer hangs: groved keeps answering, and a
+    RemoveImage waits for the store without holding up anything else"""
+    started = gdbus(daemon, "/org/grove/Runtime1", "org.grove.Runtime1.StartPull",
+                    f"{proxy.host}/app/extra-stall:1", "{}")
+    job = started.stdout.strip().strip("(),").replace("objectpath ", "").strip("'")
+    hung = proxy.stalled.wait(30)
+    remove = subprocess.Popen(["gdbus", "call", "--address", daemon.address, "--dest",
+                               "org.grove.Runtime1", "--object-path", "/org/grove/Runtime1",
+                               "--method", "org.grove.Runtime1.RemoveImage",
+                               f"{daemon.registry_host}/app/shared-a:1"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(0.5)
+    start = time.monotonic()
+    listed = subprocess.run(["gdbus", "call", "--address", daemon.address, "--timeout", "5",
+                             "--dest", "org.grove.Runtime1", "--object-path",
+                             "/org/grove/Runtime1", "--method",
+                             "org.grove.Runtime1.ListImages"], capture_output=True, text=True)
+    took = time.monotonic() - start
+    ok(hung and remove.poll() is None and listed.returncode == 0 and took < 2,
+       f"a pull stalled inside its layer, a RemoveImage waiting: ListImages answers in "
+       f"{took * 1000:.0f} ms", f"{started.stderr} {hung} {remove.poll()} {listed.stderr}")
+    gdbus(daemon, job, "org.grove.Job1.Cancel")
+    state = wait_job(daemon, job, 30)
+    out, err = remove.communicate(timeout=30)
+    ok("cancelled" in state and remove.returncode == 0,
+       "the pull cancelled, the waiting RemoveImage then done", f"{state} {err}")
+    names = daemon.grovectl("image", "ls").stdout
+    ok("shared-a" not in names and "extra-stall" not in names,
+       "the removed image and the cancelled one are not listed", names)
+
+
+def tests(registries, stall, proxy):
     plain, basic = registries
 
     def body(daemon, api, tmp):
@@ -131,6 +163,9 @@ def tests(registries, stall):
         names = daemon.grovectl("image", "ls").stdout
         ok(stall.host not in names, "no image is left of the cancelled pull", names)
 
+        daemon.registry_host = plain.host
+        busy_store(daemon, proxy)
+
     return body
 
 
@@ -139,22 +174,26 @@ def main():
     workdir = tempfile.mkdtemp(prefix="grove-dbus-pull-", dir="/var/tmp")
     registries = []
     stall = None
+    proxy = None
     try:
         plain = gr.Registry(workdir, name="plain")
         registries.append(plain)
-        for kind in ("busybox", "multilayer", "shared-a"):
+        for kind in ("busybox", "multilayer", "shared-a", "extra-stall"):
             gr.push(gr.build_image(workdir, kind), f"{plain.host}/app/{kind}:1")
         basic = gr.Registry(workdir, name="basic", htpasswd=("user", "secret"),
                             storage=plain.storage)
         registries.append(basic)
         stall = gr.StallServer()
+        proxy = gr.StallingProxy(plain)
         config = "".join(f"[registry.{r.host}]\ninsecure = true\n"
-                         for r in (plain, basic, stall))
+                         for r in (plain, basic, stall, proxy))
         config += f"[registries]\nstall_timeout = 60\ndefault_registry = {plain.host}\n"
-        status = t.run(PLAN, "dbus-pull", tests(registries, stall), config)
+        status = t.run(PLAN, "dbus-pull", tests(registries, stall, proxy), config)
     finally:
         if stall is not None:
             stall.stop()
+        if proxy is not None:
+            proxy.stop()
         for registry in registries:
             registry.close()
         shutil.rmtree(workdir, ignore_errors=True)

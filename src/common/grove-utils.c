@@ -440,3 +440,43 @@ grove_make_searchable_at (int dfd, const char *path, GError **error)
     return grove_throw_errno_code (error, errno, "making %s searchable", path);
   return TRUE;
 }
+
+typedef struct
+{
+  GTask *task;
+  GTaskThreadFunc func;
+} TaskThread;
+
+static gpointer
+task_thread_main (gpointer data)
+{
+  TaskThread *run = data;
+  GTask *task = run->task;
+
+  run->func (task, g_task_get_source_object (task), g_task_get_task_data (task),
+             g_task_get_cancellable (task));
+  g_object_unref (task);
+  g_free (run);
+  return NULL;
+}
+
+/**
+ * grove_task_run_in_new_thread:
+ * @task: a #GTask; the thread holds a reference until @func returns
+ * @func: what runs in the thread; it returns @task's result itself
+ *
+ * Like g_task_run_in_thread(), but in a thread of its own rather than one of GTask's pool.
+ * For work that may block a long time on locks or the network (an import or a pull waiting
+ * for the store): a pool thread held that way is one GIO's own async calls may be waiting
+ * for.
+ */
+void
+grove_task_run_in_new_thread (GTask *task, GTaskThreadFunc func)
+{
+  TaskThread *run = g_new0 (TaskThread, 1);
+
+  g_return_if_fail (G_IS_TASK (task));
+  run->task = g_object_ref (task);
+  run->func = func;
+  g_thread_unref (g_thread_new ("grove-task", task_thread_main, run));
+}

@@ -74,6 +74,7 @@ gboolean grove_write_file_at (int dfd, const char *path, const void *data, gsize
                               GError **error);
 GBytes *grove_read_file_at (int dfd, const char *path, gsize max_size, GError **error);
 gboolean grove_sha256_valid (const char *hex);
+void grove_task_run_in_new_thread (GTask *task, GTaskThreadFunc func);
 char *grove_sha256_hex_bytes (GBytes *bytes);
 
 G_END_DECLS

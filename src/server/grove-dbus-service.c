@@ -697,22 +697,30 @@ handle_container_reopen_log (GroveDBusContainer1 *iface, GDBusMethodInvocation *
 
 /* Image1 */
 
-/* the Call holds the skeleton while its own object is unexported under it */
+/* Image1.Remove, RemoveImage, TagImage and UntagImage end alike (they return nothing): the
+ * image objects follow the store */
 static void
-image_remove (Call *call)
+image_change_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  g_autoptr (Call) owned = call;
+  g_autoptr (Call) call = user_data;
   g_autoptr (GError) local_error = NULL;
-  GroveStore *store = grove_engine_get_store (call->self->engine);
-  GroveDBusImage1 *iface = GROVE_DBUS_IMAGE1 (call->iface);
 
-  if (!grove_store_remove_image (store, grove_dbus_image1_get_id (iface), NULL, &local_error))
+  if (!grove_store_change_image_finish (GROVE_STORE (source), result, &local_error))
     {
       return_error (call->invocation, local_error);
       return;
     }
   resync_images (call->self);
-  grove_dbus_image1_complete_remove (iface, call->invocation);
+  g_dbus_method_invocation_return_value (call->invocation, NULL);
+}
+
+/* the Call holds the skeleton while its own object is unexported under it */
+static void
+image_remove (Call *call)
+{
+  grove_store_remove_image_async (grove_engine_get_store (call->self->engine),
+                                  grove_dbus_image1_get_id (GROVE_DBUS_IMAGE1 (call->iface)), NULL,
+                                  image_change_cb, call);
 }
 
 static gboolean
@@ -1272,60 +1280,35 @@ drop_jobs (GroveDBusService *self)
   g_hash_table_remove_all (self->jobs);
 }
 
-/* RemoveImage, TagImage and UntagImage end alike: the image objects follow the store */
-static void
-complete_image_change (Call *call, gboolean done, const GError *error)
-{
-  g_autoptr (Call) owned = call;
-
-  if (!done)
-    {
-      return_error (call->invocation, error);
-      return;
-    }
-  resync_images (call->self);
-  /* the three return nothing */
-  g_dbus_method_invocation_return_value (call->invocation, NULL);
-}
-
 static void
 remove_image (Call *call)
 {
-  g_autoptr (GError) local_error = NULL;
   const char *image = NULL;
-  gboolean done = FALSE;
 
   g_variant_get (call_args (call), "(&s)", &image);
-  done = grove_store_remove_image (grove_engine_get_store (call->self->engine), image, NULL,
-                                   &local_error);
-  complete_image_change (call, done, local_error);
+  grove_store_remove_image_async (grove_engine_get_store (call->self->engine), image, NULL,
+                                  image_change_cb, call);
 }
 
 static void
 tag_image (Call *call)
 {
-  g_autoptr (GError) local_error = NULL;
   const char *image = NULL;
   const char *tag = NULL;
-  gboolean done = FALSE;
 
   g_variant_get (call_args (call), "(&s&s)", &image, &tag);
-  done = grove_store_tag_image (grove_engine_get_store (call->self->engine), image, tag, NULL,
-                                &local_error);
-  complete_image_change (call, done, local_error);
+  grove_store_tag_image_async (grove_engine_get_store (call->self->engine), image, tag, NULL,
+                               image_change_cb, call);
 }
 
 static void
 untag_image (Call *call)
 {
-  g_autoptr (GError) local_error = NULL;
   const char *tag = NULL;
-  gboolean done = FALSE;
 
   g_variant_get (call_args (call), "(&s)", &tag);
-  done = grove_store_untag_image (grove_engine_get_store (call->self->engine), tag, NULL,
-                                  &local_error);
-  complete_image_change (call, done, local_error);
+  grove_store_untag_image_async (grove_engine_get_store (call->self->engine), tag, NULL,
+                                 image_change_cb, call);
 }
 
 static gboolean

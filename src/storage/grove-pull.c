@@ -469,7 +469,7 @@ grove_store_pull_image_async (GroveStore *self, const char *reference,
   data->progress_data = progress_data;
   g_task_set_source_tag (task, grove_store_pull_image_async);
   g_task_set_task_data (task, data, (GDestroyNotify)pull_data_free);
-  g_task_run_in_thread (task, pull_thread);
+  grove_task_run_in_new_thread (task, pull_thread);
 }
 
 /**

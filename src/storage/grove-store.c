@@ -1066,7 +1066,7 @@ grove_store_import_image_async (GroveStore *self, const char *path, GroveImageFo
   data->progress_data = progress_data;
   g_task_set_source_tag (task, grove_store_import_image_async);
   g_task_set_task_data (task, data, (GDestroyNotify)import_data_free);
-  g_task_run_in_thread (task, import_thread);
+  grove_task_run_in_new_thread (task, import_thread);
 }
 
 /**
@@ -1680,4 +1680,150 @@ grove_store_list_rootfs (GroveStore *self, GError **error)
   ids = (gpointer *)g_hash_table_get_keys_as_array (refs, &n);
   qsort (ids, n, sizeof (gpointer), compare_names);
   return g_strdupv ((char **)ids);
+}
+
+/* ---- image changes off the caller's thread ---- */
+
+typedef enum
+{
+  CHANGE_REMOVE,
+  CHANGE_TAG,
+  CHANGE_UNTAG,
+} ChangeKind;
+
+typedef struct
+{
+  ChangeKind kind;
+  char *name; /* the image (remove, tag) or the tag (untag) */
+  char *tag;  /* the new tag (tag) */
+} ChangeData;
+
+static void
+change_data_free (ChangeData *data)
+{
+  g_free (data->name);
+  g_free (data->tag);
+  g_free (data);
+}
+
+static void
+change_thread (GTask *task, gpointer source_object, gpointer task_data, GCancellable *cancellable)
+{
+  GroveStore *self = source_object;
+  ChangeData *data = task_data;
+  GError *local_error = NULL;
+  gboolean done = FALSE;
+
+  switch (data->kind)
+    {
+    case CHANGE_REMOVE:
+      done = grove_store_remove_image (self, data->name, cancellable, &local_error);
+      break;
+    case CHANGE_TAG:
+      done = grove_store_tag_image (self, data->name, data->tag, cancellable, &local_error);
+      break;
+    case CHANGE_UNTAG:
+    default:
+      done = grove_store_untag_image (self, data->name, cancellable, &local_error);
+      break;
+    }
+  if (done)
+    g_task_return_boolean (task, TRUE);
+  else
+    g_task_return_error (task, local_error);
+}
+
+/*
+ * The write lock may be held for long (a pull holds it while it downloads), so a caller on
+ * a main loop must not wait for it: each change runs in a thread of its own.
+ */
+static void
+change_async (GroveStore *self, ChangeKind kind, const char *name, const char *tag,
+              GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_autoptr (GTask) task = g_task_new (self, cancellable, callback, user_data);
+  ChangeData *data = g_new0 (ChangeData, 1);
+
+  data->kind = kind;
+  data->name = g_strdup (name);
+  data->tag = g_strdup (tag);
+  g_task_set_source_tag (task, change_async);
+  g_task_set_task_data (task, data, (GDestroyNotify)change_data_free);
+  grove_task_run_in_new_thread (task, change_thread);
+}
+
+/**
+ * grove_store_remove_image_async:
+ * @self: a #GroveStore
+ * @name_or_id: as for grove_store_remove_image()
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called when done
+ * @user_data: for @callback
+ *
+ * Runs grove_store_remove_image() in a thread of its own.
+ */
+void
+grove_store_remove_image_async (GroveStore *self, const char *name_or_id, GCancellable *cancellable,
+                                GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_return_if_fail (GROVE_IS_STORE (self));
+  g_return_if_fail (name_or_id != NULL);
+  change_async (self, CHANGE_REMOVE, name_or_id, NULL, cancellable, callback, user_data);
+}
+
+/**
+ * grove_store_tag_image_async:
+ * @self: a #GroveStore
+ * @name_or_id: as for grove_store_tag_image()
+ * @tag: as for grove_store_tag_image()
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called when done
+ * @user_data: for @callback
+ *
+ * Runs grove_store_tag_image() in a thread of its own.
+ */
+void
+grove_store_tag_image_async (GroveStore *self, const char *name_or_id, const char *tag,
+                             GCancellable *cancellable, GAsyncReadyCallback callback,
+                             gpointer user_data)
+{
+  g_return_if_fail (GROVE_IS_STORE (self));
+  g_return_if_fail (name_or_id != NULL && tag != NULL);
+  change_async (self, CHANGE_TAG, name_or_id, tag, cancellable, callback, user_data);
+}
+
+/**
+ * grove_store_untag_image_async:
+ * @self: a #GroveStore
+ * @tag: as for grove_store_untag_image()
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called when done
+ * @user_data: for @callback
+ *
+ * Runs grove_store_untag_image() in a thread of its own.
+ */
+void
+grove_store_untag_image_async (GroveStore *self, const char *tag, GCancellable *cancellable,
+                               GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_return_if_fail (GROVE_IS_STORE (self));
+  g_return_if_fail (tag != NULL);
+  change_async (self, CHANGE_UNTAG, tag, NULL, cancellable, callback, user_data);
+}
+
+/**
+ * grove_store_change_image_finish:
+ * @self: a #GroveStore
+ * @result: what grove_store_remove_image_async(), grove_store_tag_image_async() or
+ *   grove_store_untag_image_async() gave the callback
+ * @error: return location
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+grove_store_change_image_finish (GroveStore *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == change_async, FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
 }

@@ -94,6 +94,15 @@ gboolean grove_store_untag_image (GroveStore *self, const char *tag, GCancellabl
                                   GError **error);
 gboolean grove_store_remove_image (GroveStore *self, const char *name_or_id,
                                    GCancellable *cancellable, GError **error);
+void grove_store_remove_image_async (GroveStore *self, const char *name_or_id,
+                                     GCancellable *cancellable, GAsyncReadyCallback callback,
+                                     gpointer user_data);
+void grove_store_tag_image_async (GroveStore *self, const char *name_or_id, const char *tag,
+                                  GCancellable *cancellable, GAsyncReadyCallback callback,
+                                  gpointer user_data);
+void grove_store_untag_image_async (GroveStore *self, const char *tag, GCancellable *cancellable,
+                                    GAsyncReadyCallback callback, gpointer user_data);
+gboolean grove_store_change_image_finish (GroveStore *self, GAsyncResult *result, GError **error);
 gboolean grove_store_prune (GroveStore *self, guint64 *out_freed, GCancellable *cancellable,
                             GError **error);
 

@@ -554,6 +554,19 @@ handle_pull_image (GroveCriService *self, GroveGrpcCall *call, const ProtobufCMe
 }
 
 static void
+remove_image_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GroveCriAsyncCall) async_call = user_data;
+  g_autoptr (GError) error = NULL;
+  Runtime__V1__RemoveImageResponse response = RUNTIME__V1__REMOVE_IMAGE_RESPONSE__INIT;
+
+  if (!grove_store_change_image_finish (GROVE_STORE (source), result, &error))
+    grove_cri_reply_error (async_call->call, error);
+  else
+    grove_cri_reply (async_call->call, &response.base);
+}
+
+static void
 handle_remove_image (GroveCriService *self, GroveGrpcCall *call, const ProtobufCMessage *message)
 {
   const Runtime__V1__RemoveImageRequest *request = (const Runtime__V1__RemoveImageRequest *)message;
@@ -562,16 +575,21 @@ handle_remove_image (GroveCriService *self, GroveGrpcCall *call, const ProtobufC
   g_autoptr (GError) error = NULL;
 
   image = lookup_spec (self, request->image, &error);
-  /* by ID, so that every tag of the image goes with it; an absent image is no error */
-  if (image != NULL)
-    grove_store_remove_image (grove_engine_get_store (self->engine), grove_image_get_id (image),
-                              NULL, &error);
   if (error != NULL)
     {
       grove_cri_reply_error (call, error);
       return;
     }
-  grove_cri_reply (call, &response.base);
+  /* an absent image is no error */
+  if (image == NULL)
+    {
+      grove_cri_reply (call, &response.base);
+      return;
+    }
+  /* by ID, so that every tag of the image goes with it; in a thread, as the store's write
+   * lock may be held a while by a pull */
+  grove_store_remove_image_async (grove_engine_get_store (self->engine), grove_image_get_id (image),
+                                  NULL, remove_image_cb, grove_cri_async_call_new (self, call));
 }
 
 static void
