@@ -18,7 +18,7 @@ import grove_cri_test as t  # noqa: E402
 import grove_registry as gr  # noqa: E402
 from grove_cri_test import ok  # noqa: E402
 
-PLAN = 22
+PLAN = 23
 
 
 def gdbus(daemon, path, method, *args):
@@ -165,6 +165,19 @@ def tests(registries, stall, proxy):
 
         daemon.registry_host = plain.host
         busy_store(daemon, proxy)
+
+        # SIGHUP: the registries of the config file as it is now apply to the next pull
+        conf = os.path.join(tmp, "grove.conf")
+        with open(conf) as f:
+            text = f.read()
+        with open(conf, "w") as f:
+            f.write(text.replace(f"default_registry = {plain.host}\n", ""))
+        daemon.groved.send_signal(signal.SIGHUP)
+        time.sleep(1)
+        again = daemon.grovectl("pull", "app/busybox:1")
+        ok(again.returncode == 1 and "default registry" in again.stderr,
+           "SIGHUP: a default_registry taken out of the config no longer serves short names",
+           again.stderr)
 
     return body
 

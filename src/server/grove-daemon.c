@@ -466,6 +466,21 @@ reload_handlers (GroveDaemon *self, GroveConfig *config)
       g_message ("reload: runtime handler %s was removed: needs a restart", (const char *)name);
 }
 
+/* registries apply to the next pull at once */
+static void
+reload_registries (GroveDaemon *self, GroveConfig *config)
+{
+  GroveRegistryConfig *registries = config->registries;
+
+  config->registries = self->config->registries;
+  self->config->registries = registries;
+  if (self->store != NULL)
+    grove_store_set_registry_config (self->store, registries);
+  if (self->cri_service != NULL)
+    grove_cri_service_set_default_registry (self->cri_service, registries->default_registry);
+  g_message ("reload: [registries] and [registry.HOST] apply to the next pull");
+}
+
 static void
 reload_setting (const char *group_key, const char *running, const char *wanted)
 {
@@ -503,6 +518,7 @@ sighup_cb (gpointer user_data)
   reload_setting ("[cri] listen", running->cri_listen, config->cri_listen);
   if (self->engine != NULL)
     reload_handlers (self, config);
+  reload_registries (self, config);
   g_message ("reload done");
   return G_SOURCE_CONTINUE;
 }
