@@ -806,6 +806,48 @@ test_idmapped_stray (Fixture *fx, gconstpointer data)
   assert_nothing_mounted (fx);
 }
 
+/* a mount's own uidMappings/gidMappings: only the pod's, which it gets anyway */
+static void
+test_idmapped_mount_mappings (Fixture *fx, gconstpointer data)
+{
+  g_autofree char *volume = g_build_filename (fx->tmpdir, "mapped-volume", NULL);
+  const char *const same
+      = "'uidMappings': [{'hostId': 100000, 'length': 65536}],"
+        " 'gidMappings': [{'containerId': 0, 'hostId': 100000, 'length': 65536}]";
+  const char *const other
+      = "'uidMappings': [{'containerId': 0, 'hostId': 200000, 'length': 65536}],"
+        " 'gidMappings': [{'containerId': 0, 'hostId': 200000, 'length': 65536}]";
+  g_autofree char *same_mounts = g_strdup_printf (
+      "'mounts': [{'containerPath': '/volume', 'hostPath': '%s', %s}]", volume, same);
+  g_autofree char *other_mounts = g_strdup_printf (
+      "'mounts': [{'containerPath': '/volume', 'hostPath': '%s', %s}]", volume, other);
+  g_autoptr (GrovePod) pod = NULL;
+  g_autoptr (GrovePod) plain = NULL;
+  g_autoptr (GroveContainer) container = NULL;
+  g_autoptr (GroveContainer) refused = NULL;
+  g_autoptr (GroveContainer) refused_plain = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *inside = NULL;
+
+  g_assert_cmpint (g_mkdir_with_parents (volume, 0755), ==, 0);
+  pod = run_pod (fx, "mapped", USERNS_POD, "runc");
+  container = run_container (fx, pod, "same", IMAGE, "", same_mounts);
+  inside = run_in (fx, container, "stat -c %u /volume", NULL);
+  g_assert_cmpstr (inside, ==, "0\n");
+  refused = try_create (fx, pod, "other", IMAGE, "", other_mounts, &error);
+  g_assert_null (refused);
+  g_assert_error (error, GROVE_ERROR, GROVE_ERROR_UNSUPPORTED);
+  g_assert_nonnull (strstr (error->message, "must both equal the pod's user namespace mappings"));
+  g_clear_error (&error);
+  plain = run_pod (fx, "unmapped", NULL, "runc");
+  refused_plain = try_create (fx, plain, "same", IMAGE, "", same_mounts, &error);
+  g_assert_null (refused_plain);
+  g_assert_error (error, GROVE_ERROR, GROVE_ERROR_UNSUPPORTED);
+  g_assert_nonnull (strstr (error->message, "only in a pod with its own user namespace"));
+  grove_test_remove_all_pods (fx->engine);
+  assert_nothing_mounted (fx);
+}
+
 /* root in the pod is nobody on the host: what it cannot reach through the kernel's checks */
 static void
 test_userns_attacker (Fixture *fx, gconstpointer data)
@@ -946,6 +988,7 @@ main (int argc, char **argv)
   ADD ("userns-invalid", test_userns_invalid);
   ADD ("userns-stray", test_userns_stray);
   ADD ("idmapped-stray", test_idmapped_stray);
+  ADD ("idmapped-mount-mappings", test_idmapped_mount_mappings);
 #undef ADD
   return g_test_run ();
 }
