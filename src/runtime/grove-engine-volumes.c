@@ -69,10 +69,11 @@ attach_clones (GroveEngine *self, const char *id, JsonObject *record, GError **e
                             id);
       if (g_file_test (clone, G_FILE_TEST_EXISTS))
         continue;
-      if (userns_fd < 0 && (userns_fd = grove_userns_open (userns, error)) < 0)
+      if (userns_fd < 0
+          && ((userns_fd = grove_userns_open (userns, error)) < 0
+              || !make_idmapped_dir (self, id, error)))
         return FALSE;
-      if ((i == 0 && !make_idmapped_dir (self, id, error))
-          || !grove_idmap_bind (source, clone, userns_fd, error))
+      if (!grove_idmap_bind (source, clone, userns_fd, error))
         return g_prefix_error (error, "container %s: ", id), FALSE;
     }
   return TRUE;
