@@ -23,6 +23,31 @@ grove_test_is_root (void)
 }
 
 /**
+ * grove_test_mount_points:
+ *
+ * Returns: (transfer full): the mount point of each line of /proc/self/mountinfo
+ */
+GStrv
+grove_test_mount_points (void)
+{
+  g_autofree char *mountinfo = NULL;
+  g_auto (GStrv) lines = NULL;
+  g_autoptr (GPtrArray) points = g_ptr_array_new ();
+
+  g_assert_true (g_file_get_contents ("/proc/self/mountinfo", &mountinfo, NULL, NULL));
+  lines = g_strsplit (mountinfo, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      g_auto (GStrv) fields = g_strsplit (lines[i], " ", 6);
+
+      if (g_strv_length (fields) >= 5)
+        g_ptr_array_add (points, g_strdup (fields[4]));
+    }
+  g_ptr_array_add (points, NULL);
+  return (GStrv)g_ptr_array_free (g_steal_pointer (&points), FALSE);
+}
+
+/**
  * grove_test_make_tmpdir:
  *
  * Returns: (transfer full): a new directory under /var/tmp, or under $GROVE_TEST_TMPBASE

@@ -8,6 +8,7 @@
 G_BEGIN_DECLS
 
 gboolean grove_test_is_root (void);
+GStrv grove_test_mount_points (void);
 char *grove_test_make_tmpdir (void);
 void grove_test_rm_rf (const char *path);
 void grove_test_make_searchable (const char *path);

@@ -623,7 +623,21 @@ assert_checkouts_unchanged (Fixture *fx)
   g_assert_cmpstr (owners, ==, "");
 }
 
-/* no rootfs, idmapped stage or namespace left: only the namespace dirs' own bind mounts */
+/* how many mount points below @dir /proc/self/mountinfo lists */
+static guint
+count_mounts_below (const char *dir)
+{
+  g_autofree char *prefix = g_strconcat (dir, "/", NULL);
+  g_auto (GStrv) points = grove_test_mount_points ();
+  guint count = 0;
+
+  for (guint i = 0; points[i] != NULL; i++)
+    count += g_str_has_prefix (points[i], prefix);
+  return count;
+}
+
+/* no rootfs, idmapped stage or clone, or namespace left: only the namespace dirs' own bind
+ * mounts */
 static void
 assert_nothing_mounted (Fixture *fx)
 {
@@ -631,7 +645,11 @@ assert_nothing_mounted (Fixture *fx)
   g_auto (GStrv) lines = NULL;
   g_autofree char *netns_dir = g_build_filename (fx->tmpdir, "run", "netns", NULL);
   g_autofree char *userns_dir = g_build_filename (fx->tmpdir, "run", "userns", NULL);
+  g_autofree char *idmapped_dir = g_build_filename (fx->tmpdir, "run", "idmapped", NULL);
+  g_autoptr (GDir) clones = g_dir_open (idmapped_dir, 0, NULL);
 
+  g_assert_cmpuint (count_mounts_below (idmapped_dir), ==, 0);
+  g_assert_true (clones == NULL || g_dir_read_name (clones) == NULL);
   g_assert_true (g_file_get_contents ("/proc/self/mountinfo", &mountinfo, NULL, NULL));
   lines = g_strsplit (mountinfo, "\n", -1);
   for (guint i = 0; lines[i] != NULL; i++)
@@ -646,12 +664,33 @@ assert_nothing_mounted (Fixture *fx)
     }
 }
 
+/* owner of @dir/@name on the host, as "uid:gid" */
+static char *
+host_owner (const char *dir, const char *name)
+{
+  g_autofree char *path = g_build_filename (dir, name, NULL);
+  struct stat st;
+
+  g_assert_cmpint (lstat (path, &st), ==, 0);
+  return g_strdup_printf ("%u:%u", st.st_uid, st.st_gid);
+}
+
 static void
 check_user_namespace (Fixture *fx, const char *handler)
 {
   g_autofree char *volume = g_build_filename (fx->tmpdir, "volume", NULL);
+  g_autofree char *readonly = g_build_filename (fx->tmpdir, "readonly", NULL);
+  g_autofree char *readonly_x = g_build_filename (readonly, "x", NULL);
+  g_autofree char *file = g_build_filename (fx->tmpdir, "config-file", NULL);
+  g_autofree char *idmapped_dir = g_build_filename (fx->tmpdir, "run", "idmapped", NULL);
   g_autofree char *mounts
-      = g_strdup_printf ("'mounts': [{'containerPath': '/volume', 'hostPath': '%s'}]", volume);
+      = g_strdup_printf ("'mounts': [{'containerPath': '/volume', 'hostPath': '%s'},"
+                         " {'containerPath': '/readonly', 'hostPath': '%s', 'readonly': true},"
+                         " {'containerPath': '/etc/config', 'hostPath': '%s'}]",
+                         volume, readonly, file);
+  g_autofree char *owner = NULL;
+  g_autofree char *volumes = NULL;
+  int exit_code = 0;
   g_autoptr (GrovePod) pod = NULL;
   g_autoptr (GroveContainer) first = NULL;
   g_autoptr (GroveContainer) second = NULL;
@@ -664,19 +703,31 @@ check_user_namespace (Fixture *fx, const char *handler)
   g_autofree char *created = NULL;
   struct stat st;
 
-  /* a volume the pod's root owns: the host's 100000 */
+  /* volumes as kubelet makes them: owned by the host's root, not chowned for the pod */
   g_assert_cmpint (g_mkdir_with_parents (volume, 0755), ==, 0);
-  g_assert_cmpint (chown (volume, 100000, 100000), ==, 0);
+  g_assert_cmpint (g_mkdir_with_parents (readonly, 0755), ==, 0);
+  g_assert_true (g_file_set_contents (file, "setting\n", -1, NULL));
   pod = run_pod (fx, "userns", USERNS_POD, handler);
   first = run_container (fx, pod, "first", IMAGE, "", mounts);
-  inside
-      = run_in (fx, first,
-                "id -u; tr -s ' ' < /proc/self/uid_map; stat -c %u /bin/busybox /volume;"
-                " touch /created && echo root-writable; echo v > /volume/v && echo volume-writable;"
-                " cat /etc/hosts > /dev/null && echo hosts-readable",
-                NULL);
+  inside = run_in (fx, first,
+                   "id -u; tr -s ' ' < /proc/self/uid_map; stat -c %u /bin/busybox /volume;"
+                   " touch /created && echo root-writable; echo v > /volume/v && echo "
+                   "volume-writable; cat /etc/hosts > /dev/null && echo hosts-readable;"
+                   " stat -c %u:%g /etc/hosts /etc/resolv.conf /etc/config /readonly;"
+                   " cat /etc/config",
+                   NULL);
   g_assert_cmpstr (inside, ==,
-                   "0\n 0 100000 65536\n0\n0\nroot-writable\nvolume-writable\nhosts-readable\n");
+                   "0\n 0 100000 65536\n0\n0\nroot-writable\nvolume-writable\nhosts-readable\n"
+                   "0:0\n0:0\n0:0\n0:0\nsetting\n");
+  /* as with containerd: what the pod's root writes on a volume belongs to the host's root */
+  owner = host_owner (volume, "v");
+  g_assert_cmpstr (owner, ==, "0:0");
+  volumes = run_in (fx, first, "touch /readonly/x 2>&1", &exit_code);
+  g_assert_cmpint (exit_code, !=, 0);
+  g_assert_nonnull (strstr (volumes, "Read-only file system"));
+  g_assert_false (g_file_test (readonly_x, G_FILE_TEST_EXISTS));
+  /* Grove's clones: three volumes and the pod's files, of the container and the infra one */
+  g_assert_cmpuint (count_mounts_below (idmapped_dir), >=, 4);
   uids = host_uids (grove_container_get_pid (first));
   g_assert_cmpstr (uids, ==, "100000\t100000\t100000\t100000");
   /* what the container wrote is the host's 100000 in its upper dir */
@@ -730,14 +781,85 @@ test_userns_stray (Fixture *fx, gconstpointer data)
   assert_nothing_mounted (fx);
 }
 
+/* an idmapped clone left by a crash (its container gone) is detached at the next load, and
+ * the volume below it keeps its files */
+static void
+test_idmapped_stray (Fixture *fx, gconstpointer data)
+{
+  g_autofree char *volume = g_build_filename (fx->tmpdir, "stray-volume", NULL);
+  g_autofree char *kept = g_build_filename (volume, "kept", NULL);
+  g_autofree char *dir
+      = g_build_filename (fx->tmpdir, "run", "idmapped",
+                          "fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210", NULL);
+  g_autofree char *clone = g_build_filename (dir, "0", NULL);
+  g_autofree char *seen = g_build_filename (clone, "kept", NULL);
+
+  g_assert_cmpint (g_mkdir_with_parents (volume, 0755), ==, 0);
+  g_assert_true (g_file_set_contents (kept, "data", -1, NULL));
+  g_assert_cmpint (g_mkdir_with_parents (clone, 0700), ==, 0);
+  g_assert_cmpint (grove_test_run (NULL, "mount", "--bind", volume, clone, NULL), ==, 0);
+  g_assert_true (g_file_test (seen, G_FILE_TEST_EXISTS));
+  g_clear_object (&fx->engine);
+  open_engine (fx);
+  g_assert_false (g_file_test (dir, G_FILE_TEST_EXISTS));
+  g_assert_true (g_file_test (kept, G_FILE_TEST_EXISTS));
+  assert_nothing_mounted (fx);
+}
+
+/* a mount's own uidMappings/gidMappings: only the pod's, which it gets anyway */
+static void
+test_idmapped_mount_mappings (Fixture *fx, gconstpointer data)
+{
+  g_autofree char *volume = g_build_filename (fx->tmpdir, "mapped-volume", NULL);
+  const char *const same
+      = "'uidMappings': [{'hostId': 100000, 'length': 65536}],"
+        " 'gidMappings': [{'containerId': 0, 'hostId': 100000, 'length': 65536}]";
+  const char *const other
+      = "'uidMappings': [{'containerId': 0, 'hostId': 200000, 'length': 65536}],"
+        " 'gidMappings': [{'containerId': 0, 'hostId': 200000, 'length': 65536}]";
+  g_autofree char *same_mounts = g_strdup_printf (
+      "'mounts': [{'containerPath': '/volume', 'hostPath': '%s', %s}]", volume, same);
+  g_autofree char *other_mounts = g_strdup_printf (
+      "'mounts': [{'containerPath': '/volume', 'hostPath': '%s', %s}]", volume, other);
+  g_autoptr (GrovePod) pod = NULL;
+  g_autoptr (GrovePod) plain = NULL;
+  g_autoptr (GroveContainer) container = NULL;
+  g_autoptr (GroveContainer) refused = NULL;
+  g_autoptr (GroveContainer) refused_plain = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *inside = NULL;
+
+  g_assert_cmpint (g_mkdir_with_parents (volume, 0755), ==, 0);
+  pod = run_pod (fx, "mapped", USERNS_POD, "runc");
+  container = run_container (fx, pod, "same", IMAGE, "", same_mounts);
+  inside = run_in (fx, container, "stat -c %u /volume", NULL);
+  g_assert_cmpstr (inside, ==, "0\n");
+  refused = try_create (fx, pod, "other", IMAGE, "", other_mounts, &error);
+  g_assert_null (refused);
+  g_assert_error (error, GROVE_ERROR, GROVE_ERROR_UNSUPPORTED);
+  g_assert_nonnull (strstr (error->message, "must both equal the pod's user namespace mappings"));
+  g_clear_error (&error);
+  plain = run_pod (fx, "unmapped", NULL, "runc");
+  refused_plain = try_create (fx, plain, "same", IMAGE, "", same_mounts, &error);
+  g_assert_null (refused_plain);
+  g_assert_error (error, GROVE_ERROR, GROVE_ERROR_UNSUPPORTED);
+  g_assert_nonnull (strstr (error->message, "only in a pod with its own user namespace"));
+  grove_test_remove_all_pods (fx->engine);
+  assert_nothing_mounted (fx);
+}
+
 /* root in the pod is nobody on the host: what it cannot reach through the kernel's checks */
 static void
 test_userns_attacker (Fixture *fx, gconstpointer data)
 {
   g_autofree char *host_dir = g_build_filename (fx->tmpdir, "host-owned", NULL);
   g_autofree char *host_file = g_build_filename (host_dir, "x", NULL);
+  g_autofree char *volume = g_build_filename (fx->tmpdir, "attacker-volume", NULL);
+  g_autofree char *escape = g_build_filename (volume, "escape", NULL);
+  g_autofree char *foreign = g_build_filename (volume, "foreign", NULL);
   g_autofree char *mounts
-      = g_strdup_printf ("'mounts': [{'containerPath': '/host', 'hostPath': '%s'}]", host_dir);
+      = g_strdup_printf ("'mounts': [{'containerPath': '/volume', 'hostPath': '%s'}]", volume);
+  g_autofree char *foreign_text = NULL;
   g_autoptr (GrovePod) pod = run_pod (fx, "userns-attacker", USERNS_POD, "runc");
   g_autoptr (GroveContainer) container = NULL;
   g_autofree char *output = NULL;
@@ -747,16 +869,30 @@ test_userns_attacker (Fixture *fx, gconstpointer data)
   int exit_code = 0;
 
   g_assert_cmpint (g_mkdir_with_parents (host_dir, 0755), ==, 0);
+  g_assert_cmpint (g_mkdir_with_parents (volume, 0755), ==, 0);
+  /* a way out planted in the volume, and a file of a host user outside the pod's range */
+  g_assert_cmpint (symlink (host_dir, escape), ==, 0);
+  g_assert_true (g_file_set_contents (foreign, "foreign\n", -1, NULL));
+  g_assert_cmpint (chown (foreign, 200000, 200000), ==, 0);
   /* every capability and no seccomp filter: only the user namespace stands in the way */
   container = run_container (fx, pod, "attacker", IMAGE,
                              "'seccomp': {'profileType': 'Unconfined'},"
                              " 'capabilities': {'addCapabilities': ['ALL']}",
                              mounts);
-  output = run_in (fx, container, "stat -c %u /host; touch /host/x 2>&1", &exit_code);
+  /* the volume is idmapped, but nothing of the host beyond it is: the symlink resolves in
+   * the container, and a host user the pod does not map stays nobody */
+  output = run_in (fx, container,
+                   "stat -c %u /volume/foreign; { echo x >> /volume/foreign; } 2>&1;"
+                   " touch /volume/escape/x 2>&1",
+                   &exit_code);
+  g_test_message ("attacker: %s", output);
   g_assert_cmpint (exit_code, !=, 0);
   g_assert_true (g_str_has_prefix (output, "65534\n"));
   g_assert_nonnull (strstr (output, "Permission denied"));
+  g_assert_nonnull (strstr (output, "No such file or directory"));
   g_assert_false (g_file_test (host_file, G_FILE_TEST_EXISTS));
+  g_assert_true (g_file_get_contents (foreign, &foreign_text, NULL, NULL));
+  g_assert_cmpstr (foreign_text, ==, "foreign\n");
   g_clear_pointer (&output, g_free);
   output = run_in (fx, container, "mknod /tmp/mem c 1 1 2>&1", &exit_code);
   g_assert_cmpint (exit_code, !=, 0);
@@ -851,6 +987,8 @@ main (int argc, char **argv)
   ADD ("userns-attacker", test_userns_attacker);
   ADD ("userns-invalid", test_userns_invalid);
   ADD ("userns-stray", test_userns_stray);
+  ADD ("idmapped-stray", test_idmapped_stray);
+  ADD ("idmapped-mount-mappings", test_idmapped_mount_mappings);
 #undef ADD
   return g_test_run ();
 }

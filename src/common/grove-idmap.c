@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -92,5 +93,120 @@ grove_idmap_mount_overlay (const char *lower, const char *upper, const char *wor
   if (errsv != 0)
     return grove_throw_errno_code (error, errsv, "mounting an overlay at %s over the idmapped %s",
                                    target, lower);
+  return TRUE;
+}
+
+/* an empty directory or file where a clone of a directory or a file is attached */
+static gboolean
+make_mount_point (const char *path, gboolean is_dir, GError **error)
+{
+  grove_autofd int fd = -1;
+
+  if (is_dir)
+    {
+      if (mkdir (path, 0700) < 0)
+        return grove_throw_errno_code (error, errno, "creating mount point %s", path);
+      return TRUE;
+    }
+  fd = open (path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return grove_throw_errno_code (error, errno, "creating mount point %s", path);
+  return TRUE;
+}
+
+/* removes a mount point, never what is below it: fails while something is still mounted */
+static gboolean
+remove_mount_point (const char *path, GError **error)
+{
+  if (rmdir (path) == 0 || errno == ENOENT)
+    return TRUE;
+  if (errno == ENOTDIR && (unlink (path) == 0 || errno == ENOENT))
+    return TRUE;
+  return grove_throw_errno_code (error, errno, "removing mount point %s", path);
+}
+
+/**
+ * grove_idmap_bind:
+ * @source: a directory or a file
+ * @target: where the clone is attached; a new directory or empty file, of the same kind as
+ *   @source, is made there
+ * @userns_fd: the user namespace whose mappings apply
+ * @error: return location for a #GError
+ *
+ * Attaches a recursive clone of @source, idmapped through @userns_fd, at @target: what is
+ * owned by N on disk appears owned by N in that namespace. A bind mount of @target (what an
+ * OCI runtime makes of a mount whose source is @target) keeps the idmapping, so a runtime
+ * that cannot idmap mounts itself (runc 1.1) still gives the container an idmapped one.
+ * The clone keeps the propagation peers of @source.
+ *
+ * Returns: %TRUE on success; on failure nothing is left at @target
+ */
+gboolean
+grove_idmap_bind (const char *source, const char *target, int userns_fd, GError **error)
+{
+  grove_autofd int tree = -1;
+  struct stat st;
+  int errsv = 0;
+
+  g_return_val_if_fail (source != NULL && target != NULL, FALSE);
+  g_return_val_if_fail (userns_fd >= 0, FALSE);
+  if (stat (source, &st) < 0)
+    return grove_throw_errno_code (error, errno, "stat %s", source);
+  tree = grove_idmap_clone_tree (source, userns_fd, error);
+  if (tree < 0 || !make_mount_point (target, S_ISDIR (st.st_mode), error))
+    return FALSE;
+  if (syscall (SYS_move_mount, tree, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH) == 0)
+    return TRUE;
+  errsv = errno;
+  remove_mount_point (target, NULL);
+  return grove_throw_errno_code (error, errsv, "attaching the idmapped clone of %s at %s", source,
+                                 target);
+}
+
+/* detaches all that is stacked at @path; %TRUE once nothing is */
+static gboolean
+unmount_all (const char *path, GError **error)
+{
+  while (umount2 (path, MNT_DETACH | UMOUNT_NOFOLLOW) == 0)
+    ;
+  if (errno == EINVAL || errno == ENOENT)
+    return TRUE;
+  return grove_throw_errno_code (error, errno, "unmounting %s", path);
+}
+
+/**
+ * grove_idmap_unbind_dir:
+ * @dir: a directory of mount points made by grove_idmap_bind()
+ * @error: return location for a #GError
+ *
+ * Detaches what is mounted at each entry of @dir, then removes the entries and @dir. Nothing
+ * is removed recursively: an entry that is still a mount (or not empty) makes this fail
+ * instead of deleting the files of a volume through it. A missing @dir is fine, so this can
+ * be repeated.
+ *
+ * Returns: %TRUE when @dir is gone
+ */
+gboolean
+grove_idmap_unbind_dir (const char *dir, GError **error)
+{
+  g_autoptr (GError) local_error = NULL;
+  g_autoptr (GDir) d = NULL;
+  const char *entry = NULL;
+
+  g_return_val_if_fail (dir != NULL, FALSE);
+  d = g_dir_open (dir, 0, &local_error);
+  if (d == NULL && g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+    return TRUE;
+  if (d == NULL)
+    return grove_throw (error, GROVE_ERROR_FAILED, "%s", local_error->message);
+  while ((entry = g_dir_read_name (d)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (dir, entry, NULL);
+
+      if (!unmount_all (path, error) || !remove_mount_point (path, error))
+        return FALSE;
+    }
+  if (rmdir (dir) < 0 && errno != ENOENT)
+    return grove_throw_errno_code (error, errno, "removing %s", dir);
   return TRUE;
 }

@@ -24,5 +24,7 @@ int grove_idmap_clone_tree (const char *path, int userns_fd, GError **error);
 gboolean grove_idmap_mount_overlay (const char *lower, const char *upper, const char *work,
                                     const char *stage, const char *target, int userns_fd,
                                     GError **error);
+gboolean grove_idmap_bind (const char *source, const char *target, int userns_fd, GError **error);
+gboolean grove_idmap_unbind_dir (const char *dir, GError **error);
 
 G_END_DECLS

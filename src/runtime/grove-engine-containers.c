@@ -50,6 +50,7 @@ cleanup_files (GroveEngine *self, const char *id, GCancellable *cancellable, GEr
 
   unlink (exit_path);
   return grove_store_release_rootfs (self->store, id, cancellable, error)
+         && grove_engine_release_idmapped_mounts (self, id, error)
          && grove_rm_rf_at (AT_FDCWD, run_dir, cancellable, error)
          && grove_rm_rf_at (AT_FDCWD, container_dir, cancellable, error);
 }
@@ -335,7 +336,8 @@ start_work (GroveJob *job, GCancellable *cancellable, GError **error)
   if (g_strcmp0 (grove_record_string (record, "state"), "created") != 0)
     return grove_throw (error, GROVE_ERROR_WRONG_STATE, "container %s is %s, not created", job->id,
                         grove_record_string (record, "state"));
-  if (rootfs == NULL || !grove_mkdir_p_at (AT_FDCWD, log_dir, 0755, error))
+  if (rootfs == NULL || !grove_engine_attach_idmapped_mounts (self, job->id, error)
+      || !grove_mkdir_p_at (AT_FDCWD, log_dir, 0755, error))
     return FALSE;
   /* taken before the start: a quick process may end before the start call returns */
   if (!grove_runtime_create_sync (job->runtime, &options, &pid, &conmon_pid, cancellable,

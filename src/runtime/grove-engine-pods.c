@@ -151,6 +151,7 @@ grove_pod_cleanup_work (GroveEngine *self, GroveOciRuntime *runtime, JsonObject 
   if (runtime != NULL && !grove_runtime_delete_sync (runtime, id, cancellable, &local_error))
     g_warning ("deleting infra container %s: %s", id, local_error->message);
   if (!grove_store_release_rootfs (self->store, id, cancellable, error)
+      || !grove_engine_release_idmapped_mounts (self, id, error)
       || (shm != NULL && !grove_shm_unmount (shm, error))
       || !grove_pod_network_detach (self, record, cancellable, error)
       || (netns != NULL && !grove_netns_remove (netns, error))
@@ -258,7 +259,8 @@ grove_engine_write_spec (GroveEngine *self, JsonObject *pod_record, const char *
     return FALSE;
   input.image_config = image_config;
   spec = grove_spec_generate (&input, error);
-  if (spec == NULL)
+  if (spec == NULL
+      || !grove_engine_idmap_spec_mounts (self, pod_record, id, json_node_get_object (spec), error))
     return FALSE;
   json_generator_set_pretty (generator, TRUE);
   json_generator_set_root (generator, spec);

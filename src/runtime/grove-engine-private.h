@@ -153,6 +153,11 @@ gboolean grove_pod_network_detach (GroveEngine *self, JsonObject *record, GCance
 void grove_engine_collect_network_garbage (GroveEngine *self, GPtrArray *pod_records,
                                            GCancellable *cancellable);
 
+gboolean grove_engine_idmap_spec_mounts (GroveEngine *self, JsonObject *pod_record, const char *id,
+                                         JsonObject *spec, GError **error);
+gboolean grove_engine_attach_idmapped_mounts (GroveEngine *self, const char *id, GError **error);
+gboolean grove_engine_release_idmapped_mounts (GroveEngine *self, const char *id, GError **error);
+void grove_engine_collect_idmapped_garbage (GroveEngine *self, GHashTable *live_ids);
 gboolean grove_engine_write_spec (GroveEngine *self, JsonObject *pod_record, const char *id,
                                   JsonObject *container_config, GroveImage *image,
                                   const char *image_name, const char *rootfs, GError **error);

@@ -1195,6 +1195,19 @@ recover_pod (GroveJob *job, JsonObject *record, GCancellable *cancellable)
     g_warning ("%s", local_error->message);
 }
 
+/* the idmapped mounts of (infra) containers that are gone */
+static void
+collect_idmapped_garbage (GroveEngine *self, GPtrArray *pods, GPtrArray *containers)
+{
+  g_autoptr (GHashTable) live_ids = g_hash_table_new (g_str_hash, g_str_equal);
+
+  for (guint i = 0; i < pods->len; i++)
+    g_hash_table_add (live_ids, (gpointer)grove_record_string (pods->pdata[i], "id"));
+  for (guint i = 0; i < containers->len; i++)
+    g_hash_table_add (live_ids, (gpointer)grove_record_string (containers->pdata[i], "id"));
+  grove_engine_collect_idmapped_garbage (self, live_ids);
+}
+
 static gboolean
 load_work (GroveJob *job, GCancellable *cancellable, GError **error)
 {
@@ -1224,6 +1237,7 @@ load_work (GroveJob *job, GCancellable *cancellable, GError **error)
   /* after a crash: namespaces and addresses of pods that are gone */
   grove_engine_collect_network_garbage (self, job->pod_records, cancellable);
   job->container_records = read_records (containers_dir, "container.json");
+  collect_idmapped_garbage (self, job->pod_records, job->container_records);
   for (guint i = 0; i < job->container_records->len; i++)
     {
       JsonObject *record = job->container_records->pdata[i];

@@ -836,8 +836,72 @@ add_default_mounts (SpecContext *ctx, GPtrArray *mounts)
   add_file_mount (mounts, "/etc/resolv.conf", ctx->input->resolv_path);
 }
 
+static JsonArray *
+array_member (JsonObject *object, const char *member)
+{
+  JsonNode *node = object != NULL ? json_object_get_member (object, member) : NULL;
+
+  return node != NULL && JSON_NODE_HOLDS_ARRAY (node) ? json_node_get_array (node) : NULL;
+}
+
+/* whether the CRI IDMappings @cri are the OCI mappings @oci, range by range */
 static gboolean
-check_cri_mount_unsupported (JsonObject *mount, const char *path, GError **error)
+same_mappings (JsonArray *cri, JsonArray *oci)
+{
+  const char *const cri_names[] = { "containerId", "hostId", "length" };
+  const char *const oci_names[] = { "containerID", "hostID", "size" };
+
+  if (oci == NULL || json_array_get_length (cri) != json_array_get_length (oci))
+    return FALSE;
+  for (guint i = 0; i < json_array_get_length (cri); i++)
+    {
+      JsonNode *node = json_array_get_element (cri, i);
+      JsonObject *a = JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL;
+      JsonObject *b = json_array_get_object_element (oci, i);
+
+      for (guint j = 0; j < G_N_ELEMENTS (cri_names); j++)
+        {
+          gint64 value = -1;
+
+          if (a == NULL || !grove_spec_read_int64 (a, "", cri_names[j], &value, NULL)
+              || value != json_object_get_int_member_with_default (b, oci_names[j], -2))
+            return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+/*
+ * A mount's own uidMappings/gidMappings: every bind mount of a pod with a user namespace is
+ * idmapped with the pod's mappings anyway, so those are accepted; anything else is not.
+ */
+static gboolean
+check_cri_mount_mappings (JsonArray *uid_mappings, JsonArray *gid_mappings, JsonObject *id_mappings,
+                          const char *path, GError **error)
+{
+  gboolean has_uids = uid_mappings != NULL && json_array_get_length (uid_mappings) > 0;
+  gboolean has_gids = gid_mappings != NULL && json_array_get_length (gid_mappings) > 0;
+
+  if (!has_uids && !has_gids)
+    return TRUE;
+  if (id_mappings == NULL)
+    return grove_throw (error, GROVE_ERROR_UNSUPPORTED,
+                        "%s: id-mapped mounts are supported only in a pod with its own user "
+                        "namespace, with the pod's mappings; this pod has none",
+                        path);
+  if (!has_uids || !has_gids
+      || !same_mappings (uid_mappings, array_member (id_mappings, "uidMappings"))
+      || !same_mappings (gid_mappings, array_member (id_mappings, "gidMappings")))
+    return grove_throw (error, GROVE_ERROR_UNSUPPORTED,
+                        "%s: uidMappings and gidMappings must both equal the pod's user "
+                        "namespace mappings (other id-mapped mounts are not supported)",
+                        path);
+  return TRUE;
+}
+
+static gboolean
+check_cri_mount_unsupported (JsonObject *mount, const char *path, JsonObject *id_mappings,
+                             GError **error)
 {
   JsonObject *image = NULL;
   const char *image_name = NULL;
@@ -855,10 +919,8 @@ check_cri_mount_unsupported (JsonObject *mount, const char *path, GError **error
   if (image_name != NULL && *image_name != '\0')
     return grove_throw (error, GROVE_ERROR_UNSUPPORTED, "%s.image: image volumes are not supported",
                         path);
-  if ((uid_mappings != NULL && json_array_get_length (uid_mappings) > 0)
-      || (gid_mappings != NULL && json_array_get_length (gid_mappings) > 0))
-    return grove_throw (error, GROVE_ERROR_UNSUPPORTED, "%s: id-mapped mounts are not supported",
-                        path);
+  if (!check_cri_mount_mappings (uid_mappings, gid_mappings, id_mappings, path, error))
+    return FALSE;
   if (recursive_read_only)
     return grove_throw (error, GROVE_ERROR_UNSUPPORTED,
                         "%s.recursiveReadOnly: recursive read-only mounts are not supported", path);
@@ -890,7 +952,8 @@ check_cri_mount_paths (const char *path, const char *container_path, const char 
 }
 
 static JsonObject *
-parse_cri_mount (JsonNode *node, const char *path, int *out_propagation, GError **error)
+parse_cri_mount (JsonNode *node, const char *path, JsonObject *id_mappings, int *out_propagation,
+                 GError **error)
 {
   JsonObject *mount = NULL;
   const char *container_path = NULL;
@@ -905,7 +968,7 @@ parse_cri_mount (JsonNode *node, const char *path, int *out_propagation, GError 
       return NULL;
     }
   mount = json_node_get_object (node);
-  if (!check_cri_mount_unsupported (mount, path, error)
+  if (!check_cri_mount_unsupported (mount, path, id_mappings, error)
       || !grove_spec_read_string (mount, path, "containerPath", &container_path, error)
       || !grove_spec_read_string (mount, path, "hostPath", &host_path, error)
       || !grove_spec_read_bool (mount, path, "readonly", &readonly, error)
@@ -958,8 +1021,9 @@ collect_cri_mounts (SpecContext *ctx, GPtrArray *mounts, const char **out_rootfs
     {
       g_autofree char *path = g_strdup_printf ("mounts[%u]", i);
       int propagation = PROPAGATION_PRIVATE;
-      JsonObject *mount
-          = parse_cri_mount (json_array_get_element (array, i), path, &propagation, error);
+      JsonObject *mount = parse_cri_mount (
+          json_array_get_element (array, i), path,
+          ctx->input->userns_path != NULL ? ctx->input->id_mappings : NULL, &propagation, error);
 
       if (mount == NULL)
         return FALSE;
