@@ -323,6 +323,46 @@ grove_test_open_store_with_busybox (const char *tmpdir)
 }
 
 /**
+ * grove_test_new_engine_full:
+ * @store: the store
+ * @tmpdir: the test dir: state goes to state/, run dirs to run/
+ * @options: the engine's other settings (cgroup parent, handlers, CNI, seccomp...); root,
+ *   runroot and pause_path are set here
+ * @handlers: (nullable): the runtime handlers to add, ending with a %NULL name; %NULL for
+ *   runc alone
+ *
+ * Returns: (transfer full): a loaded engine
+ */
+GroveEngine *
+grove_test_new_engine_full (GroveStore *store, const char *tmpdir, GroveEngineOptions *options,
+                            const GroveTestHandler *handlers)
+{
+  const GroveTestHandler runc_alone[]
+      = { { "runc", (const char *const[]){ "runc", NULL } }, { NULL, NULL } };
+  g_autoptr (GError) error = NULL;
+  g_autofree char *root = g_build_filename (tmpdir, "state", NULL);
+  g_autofree char *runroot = g_build_filename (tmpdir, "run", NULL);
+  g_autofree char *pause = g_test_build_filename (G_TEST_BUILT, "..", "grove-pause", NULL);
+  g_autoptr (GroveEngine) engine = NULL;
+  g_autoptr (GAsyncResult) result = NULL;
+
+  options->root = root;
+  options->runroot = runroot;
+  options->pause_path = pause;
+  engine = grove_engine_new (store, options, &error);
+  g_assert_no_error (error);
+  for (const GroveTestHandler *h = handlers != NULL ? handlers : runc_alone; h->name != NULL; h++)
+    {
+      grove_engine_add_handler (engine, h->name, h->argv, &error);
+      g_assert_no_error (error);
+    }
+  grove_engine_load_async (engine, NULL, grove_test_result_cb, &result);
+  grove_engine_load_finish (engine, grove_test_wait_result (&result), &error);
+  g_assert_no_error (error);
+  return g_steal_pointer (&engine);
+}
+
+/**
  * grove_test_new_engine:
  * @store: the store
  * @tmpdir: the test dir: state goes to state/, run dirs to run/
@@ -333,28 +373,12 @@ grove_test_open_store_with_busybox (const char *tmpdir)
 GroveEngine *
 grove_test_new_engine (GroveStore *store, const char *tmpdir, const char *cgroup_parent)
 {
-  g_autoptr (GError) error = NULL;
-  g_autofree char *root = g_build_filename (tmpdir, "state", NULL);
-  g_autofree char *runroot = g_build_filename (tmpdir, "run", NULL);
-  g_autofree char *pause = g_test_build_filename (G_TEST_BUILT, "..", "grove-pause", NULL);
-  g_autoptr (GroveEngine) engine = NULL;
-  g_autoptr (GAsyncResult) result = NULL;
   GroveEngineOptions options = { 0 };
 
-  options.root = root;
-  options.runroot = runroot;
-  options.pause_path = pause;
   options.cgroup_parent = cgroup_parent;
   options.default_handler = "runc";
   options.trusted_handler = "runc";
-  engine = grove_engine_new (store, &options, &error);
-  g_assert_no_error (error);
-  grove_engine_add_handler (engine, "runc", (const char *const[]){ "runc", NULL }, &error);
-  g_assert_no_error (error);
-  grove_engine_load_async (engine, NULL, grove_test_result_cb, &result);
-  grove_engine_load_finish (engine, grove_test_wait_result (&result), &error);
-  g_assert_no_error (error);
-  return g_steal_pointer (&engine);
+  return grove_test_new_engine_full (store, tmpdir, &options, NULL);
 }
 
 /**

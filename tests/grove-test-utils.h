@@ -22,6 +22,16 @@ GAsyncResult *grove_test_wait_result (GAsyncResult **slot);
 void grove_test_rmdir_cgroups (const char *parent);
 void grove_test_remove_engine_dirs (const char *tmpdir, const char *cgroup_parent);
 GroveStore *grove_test_open_store_with_busybox (const char *tmpdir);
+/* a runtime handler to add: its name and command */
+typedef struct
+{
+  const char *name;
+  const char *const *argv;
+} GroveTestHandler;
+
+GroveEngine *grove_test_new_engine_full (GroveStore *store, const char *tmpdir,
+                                         GroveEngineOptions *options,
+                                         const GroveTestHandler *handlers);
 GroveEngine *grove_test_new_engine (GroveStore *store, const char *tmpdir,
                                     const char *cgroup_parent);
 GroveContainer *grove_test_start_container (GroveEngine *engine, const char *pod_id,

@@ -44,29 +44,13 @@ typedef struct
 static GroveEngine *
 new_engine (Fixture *fx)
 {
-  g_autoptr (GError) error = NULL;
-  g_autofree char *root = g_build_filename (fx->tmpdir, "state", NULL);
-  g_autofree char *runroot = g_build_filename (fx->tmpdir, "run", NULL);
-  g_autofree char *pause = g_test_build_filename (G_TEST_BUILT, "..", "grove-pause", NULL);
   const char *const plugin_dirs[] = { fx->plugin_dir, "/usr/lib/cni", NULL };
-  g_autoptr (GroveEngine) engine = NULL;
-  g_autoptr (GAsyncResult) result = NULL;
   GroveEngineOptions options = { 0 };
 
-  options.root = root;
-  options.runroot = runroot;
-  options.pause_path = pause;
   options.cgroup_parent = fx->cgroup_parent;
   options.cni_conf_dir = fx->conf_dir;
   options.cni_plugin_dirs = plugin_dirs;
-  engine = grove_engine_new (fx->store, &options, &error);
-  g_assert_no_error (error);
-  grove_engine_add_handler (engine, "runc", (const char *const[]){ "runc", NULL }, &error);
-  g_assert_no_error (error);
-  grove_engine_load_async (engine, NULL, grove_test_result_cb, &result);
-  grove_engine_load_finish (engine, grove_test_wait_result (&result), &error);
-  g_assert_no_error (error);
-  return g_steal_pointer (&engine);
+  return grove_test_new_engine_full (fx->store, fx->tmpdir, &options, NULL);
 }
 
 static void

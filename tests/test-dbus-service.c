@@ -58,33 +58,6 @@ wait_item (GPtrArray *list, const char *item)
     }
 }
 
-static GroveEngine *
-new_engine (Fixture *fx)
-{
-  g_autoptr (GError) error = NULL;
-  g_autofree char *root = g_build_filename (fx->tmpdir, "state", NULL);
-  g_autofree char *runroot = g_build_filename (fx->tmpdir, "run", NULL);
-  g_autofree char *pause = g_test_build_filename (G_TEST_BUILT, "..", "grove-pause", NULL);
-  g_autoptr (GroveEngine) engine = NULL;
-  g_autoptr (GAsyncResult) result = NULL;
-  GroveEngineOptions options = { 0 };
-
-  options.root = root;
-  options.runroot = runroot;
-  options.pause_path = pause;
-  options.cgroup_parent = fx->cgroup_parent;
-  options.default_handler = "runc";
-  options.trusted_handler = "runc";
-  engine = grove_engine_new (fx->store, &options, &error);
-  g_assert_no_error (error);
-  grove_engine_add_handler (engine, "runc", (const char *const[]){ "runc", NULL }, &error);
-  g_assert_no_error (error);
-  grove_engine_load_async (engine, NULL, grove_test_result_cb, &result);
-  grove_engine_load_finish (engine, grove_test_wait_result (&result), &error);
-  g_assert_no_error (error);
-  return g_steal_pointer (&engine);
-}
-
 static GDBusConnection *
 connect_bus (Fixture *fx)
 {
@@ -143,7 +116,7 @@ fixture_setup (Fixture *fx, gconstpointer data)
   fx->image_dir = g_build_filename (fx->tmpdir, "busybox", NULL);
   grove_test_mkimage ("busybox", "--format", "oci-dir", "--tag", "localhost/busybox:latest",
                       fx->image_dir, NULL);
-  fx->engine = new_engine (fx);
+  fx->engine = grove_test_new_engine (fx->store, fx->tmpdir, fx->cgroup_parent);
   start_bus (fx);
   fx->service_connection = connect_bus (fx);
   fx->client = connect_bus (fx);

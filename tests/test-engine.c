@@ -65,41 +65,23 @@ write_recorder (const char *dir, const char *name)
 static GroveEngine *
 new_engine (Fixture *fx)
 {
-  g_autoptr (GError) error = NULL;
-  g_autofree char *root = g_build_filename (fx->tmpdir, "state", NULL);
-  g_autofree char *runroot = g_build_filename (fx->tmpdir, "run", NULL);
-  g_autofree char *pause = g_test_build_filename (G_TEST_BUILT, "..", "grove-pause", NULL);
   g_autofree char *exec_helper
       = g_test_build_filename (G_TEST_BUILT, "..", "grove-runtime-exec", NULL);
   g_autofree char *recorder_default = write_recorder (fx->tmpdir, "default-runtime");
   g_autofree char *recorder_trusted = write_recorder (fx->tmpdir, "trusted-runtime");
-  g_autoptr (GroveEngine) engine = NULL;
-  g_autoptr (GAsyncResult) result = NULL;
+  const GroveTestHandler handlers[] = {
+    { "runc", (const char *const[]){ "runc", NULL } },
+    { "crun", (const char *const[]){ exec_helper, "crun", NULL } },
+    { "recorded", (const char *const[]){ recorder_default, NULL } },
+    { "recorded-trusted", (const char *const[]){ recorder_trusted, NULL } },
+    { NULL, NULL },
+  };
   GroveEngineOptions options = { 0 };
 
-  options.root = root;
-  options.runroot = runroot;
-  options.pause_path = pause;
   options.cgroup_parent = fx->cgroup_parent;
   options.default_handler = fx->recorded ? "recorded" : "runc";
   options.trusted_handler = fx->recorded ? "recorded-trusted" : "runc";
-  engine = grove_engine_new (fx->store, &options, &error);
-  g_assert_no_error (error);
-  grove_engine_add_handler (engine, "runc", (const char *const[]){ "runc", NULL }, &error);
-  g_assert_no_error (error);
-  grove_engine_add_handler (engine, "crun", (const char *const[]){ exec_helper, "crun", NULL },
-                            &error);
-  g_assert_no_error (error);
-  grove_engine_add_handler (engine, "recorded", (const char *const[]){ recorder_default, NULL },
-                            &error);
-  g_assert_no_error (error);
-  grove_engine_add_handler (engine, "recorded-trusted",
-                            (const char *const[]){ recorder_trusted, NULL }, &error);
-  g_assert_no_error (error);
-  grove_engine_load_async (engine, NULL, grove_test_result_cb, &result);
-  grove_engine_load_finish (engine, grove_test_wait_result (&result), &error);
-  g_assert_no_error (error);
-  return g_steal_pointer (&engine);
+  return grove_test_new_engine_full (fx->store, fx->tmpdir, &options, handlers);
 }
 
 static void

@@ -80,33 +80,21 @@ build_images (Fixture *fx)
 static void
 open_engine (Fixture *fx)
 {
-  g_autoptr (GError) error = NULL;
-  g_autofree char *root = g_build_filename (fx->tmpdir, "state", NULL);
-  g_autofree char *runroot = g_build_filename (fx->tmpdir, "run", NULL);
-  g_autofree char *pause = g_test_build_filename (G_TEST_BUILT, "..", "grove-pause", NULL);
   g_autofree char *exec_helper
       = g_test_build_filename (G_TEST_BUILT, "..", "grove-runtime-exec", NULL);
   g_autofree char *profile
       = g_test_build_filename (G_TEST_DIST, "..", "data", "seccomp-default.json", NULL);
   g_autofree char *profile_path = g_canonicalize_filename (profile, NULL);
-  g_autoptr (GAsyncResult) result = NULL;
+  const GroveTestHandler handlers[] = {
+    { "runc", (const char *const[]){ "runc", NULL } },
+    { "crun", (const char *const[]){ exec_helper, "crun", NULL } },
+    { NULL, NULL },
+  };
   GroveEngineOptions options = { 0 };
 
-  options.root = root;
-  options.runroot = runroot;
-  options.pause_path = pause;
   options.cgroup_parent = fx->cgroup_parent;
   options.seccomp_profile = profile_path;
-  fx->engine = grove_engine_new (fx->store, &options, &error);
-  g_assert_no_error (error);
-  grove_engine_add_handler (fx->engine, "runc", (const char *const[]){ "runc", NULL }, &error);
-  g_assert_no_error (error);
-  grove_engine_add_handler (fx->engine, "crun", (const char *const[]){ exec_helper, "crun", NULL },
-                            &error);
-  g_assert_no_error (error);
-  grove_engine_load_async (fx->engine, NULL, grove_test_result_cb, &result);
-  grove_engine_load_finish (fx->engine, grove_test_wait_result (&result), &error);
-  g_assert_no_error (error);
+  fx->engine = grove_test_new_engine_full (fx->store, fx->tmpdir, &options, handlers);
 }
 
 static void
