@@ -24,6 +24,7 @@ From Python (run with /usr/bin/python3):
     gr.StallServer()                                   # sends headers, then nothing
     gr.CannedServer({"/v2/x/manifests/1": (200, "text/plain", b"...")})  # fixed answers
     gr.StallingProxy(reg)                              # reg's images; layers hang mid-blob
+    gr.StallingProxy(reg, layers="missing")            # reg's images; layers are 404
 
 Images (`build_image(workdir, KIND)` gives an OCI layout dir; push with `push(dir, dest)`):
     busybox, multilayer (3 layers), shared-a / shared-b / extra-ANYTHING (the busybox layer,
@@ -359,11 +360,15 @@ class CannedServer:
 
 class StallingProxy:
     """A plain-HTTP front of `upstream` (a Registry) that passes manifests and configs on
-    but stalls every gzip layer blob after half its bytes, until stop(); `stalled` is set
-    once a layer download hangs there."""
+    but, with layers="stall", stalls every gzip layer blob after half its bytes, until
+    stop() (`stalled` is set once a layer download hangs there); with layers="missing", it
+    answers 404 for them, as a mirror that lacks them."""
 
-    def __init__(self, upstream):
+    def __init__(self, upstream, layers="stall"):
         self.upstream = upstream
+        self.layers = layers
+        self.manifests_served = 0
+        self.layers_refused = 0
         self.port = free_port()
         self.host = f"127.0.0.1:{self.port}"
         self.stalled = threading.Event()
@@ -387,6 +392,12 @@ class StallingProxy:
                     status, headers, body = reply.status, reply.headers, reply.read()
                 except urllib.error.HTTPError as error:
                     status, headers, body = error.code, error.headers, error.read()
+                if "/manifests/" in self.path and status == 200 and not head_only:
+                    proxy.manifests_served += 1
+                if "/blobs/" in self.path and body[:2] == b"\x1f\x8b" and proxy.layers == "missing":
+                    status, headers, body = 404, {"Content-Type": "application/json"}, b"{}"
+                    headers["Content-Length"] = str(len(body))
+                    proxy.layers_refused += 1
                 self.send_response(status)
                 for name in ("Content-Type", "Docker-Content-Digest", "Content-Length"):
                     if headers.get(name):

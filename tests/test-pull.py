@@ -31,7 +31,7 @@ for tool in ("docker-registry", "skopeo", "htpasswd", "openssl", "ostree"):
 import grove_registry as gr  # noqa: E402
 
 TOOL = os.path.join(BUILD, "grove-store-tool")
-PLAN = 36
+PLAN = 37
 count = 0
 failed = False
 
@@ -270,6 +270,17 @@ def test_mirror(env, reg, tmp):
         r = pull(env.store(), conf, f"{reg.host}/busybox:1")
         ok(r.rc == 0 and len(reg.requests("manifests")) > origin_before,
            "mirror down: the origin serves", r)
+    lacking = gr.StallingProxy(reg, layers="missing")
+    try:
+        conf = env.conf(f"[registry.{reg.host}]\ninsecure = true\nmirrors = {lacking.host}\n"
+                        + insecure(lacking.host))
+        r = pull(env.store(), conf, f"{reg.host}/multilayer:1")
+        ok(r.rc == 0 and lacking.manifests_served >= 1 and lacking.layers_refused == 3
+           and r.image["names"] == [f"{reg.host}/multilayer:1"],
+           "a mirror that lacks the layers: it serves the manifest, the origin the 3 layers",
+           f"{r}\nmanifests {lacking.manifests_served}, refused {lacking.layers_refused}")
+    finally:
+        lacking.stop()
 
 
 def test_corrupt(env, reg, layouts):

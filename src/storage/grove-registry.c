@@ -977,12 +977,47 @@ grove_registry_client_get_manifest (GroveRegistryClient *client, const char *tag
   g_return_val_if_reached (NULL);
 }
 
-static Endpoint *
-chosen_endpoint (GroveRegistryClient *client)
+/* the index of the endpoint that served the manifest, else the origin's */
+static guint
+chosen_index (GroveRegistryClient *client)
 {
+  guint index = client->endpoints->len - 1;
+
   if (client->chosen != NULL)
-    return client->chosen;
-  return client->endpoints->pdata[client->endpoints->len - 1];
+    g_ptr_array_find (client->endpoints, client->chosen, &index);
+  return index;
+}
+
+/*
+ * GETs a blob from the endpoint that served the manifest. One that lacks it (or fails to
+ * answer for it) hands it on to the endpoints after it, the origin last, as containerd does
+ * with its mirrors. *@out_ep gets the endpoint that answered.
+ */
+static GInputStream *
+request_blob (GroveRegistryClient *client, const char *digest, const char *what, Endpoint **out_ep,
+              SoupMessage **out_msg, GCancellable *cancellable, GError **error)
+{
+  g_autofree char *suffix = g_strdup_printf ("blobs/%s", digest);
+
+  for (guint i = chosen_index (client); i < client->endpoints->len; i++)
+    {
+      Endpoint *ep = client->endpoints->pdata[i];
+      g_autoptr (GError) local_error = NULL;
+      GInputStream *body
+          = request (client, ep, suffix, NULL, what, out_msg, cancellable, &local_error);
+
+      if (body != NULL)
+        {
+          *out_ep = ep;
+          return body;
+        }
+      g_clear_object (out_msg);
+      if (i + 1 == client->endpoints->len
+          || g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        return g_propagate_error (error, g_steal_pointer (&local_error)), NULL;
+      g_message ("mirror %s: %s; trying the next", ep->host, local_error->message);
+    }
+  g_return_val_if_reached (NULL);
 }
 
 /**
@@ -1001,14 +1036,13 @@ GBytes *
 grove_registry_client_get_blob_bytes (GroveRegistryClient *client, const char *digest,
                                       gsize max_size, GCancellable *cancellable, GError **error)
 {
-  Endpoint *ep = chosen_endpoint (client);
-  g_autofree char *suffix = g_strdup_printf ("blobs/%s", digest);
+  Endpoint *ep = NULL;
   g_autofree char *what = g_strdup_printf ("blob %s of %s", digest, client->repository);
   g_autoptr (SoupMessage) msg = NULL;
   g_autoptr (GInputStream) stream = NULL;
 
   g_return_val_if_fail (client != NULL && digest != NULL, NULL);
-  stream = request (client, ep, suffix, NULL, what, &msg, cancellable, error);
+  stream = request_blob (client, digest, what, &ep, &msg, cancellable, error);
   if (stream == NULL)
     return NULL;
   return read_all (client, ep->host, stream, max_size, what, cancellable, error);
@@ -1099,15 +1133,14 @@ grove_registry_client_open_blob (GroveRegistryClient *client, const char *digest
                                  GroveRegistryReadFunc read_func, gpointer read_data,
                                  GCancellable *cancellable, GError **error)
 {
-  Endpoint *ep = chosen_endpoint (client);
-  g_autofree char *suffix = g_strdup_printf ("blobs/%s", digest);
+  Endpoint *ep = NULL;
   g_autofree char *what = g_strdup_printf ("blob %s of %s", digest, client->repository);
   g_autoptr (SoupMessage) msg = NULL;
   g_autoptr (GInputStream) body = NULL;
   GroveRegistryStream *stream = NULL;
 
   g_return_val_if_fail (client != NULL && digest != NULL, NULL);
-  body = request (client, ep, suffix, NULL, what, &msg, cancellable, error);
+  body = request_blob (client, digest, what, &ep, &msg, cancellable, error);
   if (body == NULL)
     return NULL;
   stream = g_object_new (GROVE_TYPE_REGISTRY_STREAM, "base-stream", body, NULL);
