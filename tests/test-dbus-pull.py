@@ -21,10 +21,22 @@ from grove_cri_test import ok  # noqa: E402
 PLAN = 23
 
 
-def gdbus(daemon, path, method, *args):
-    return subprocess.run(["gdbus", "call", "--address", daemon.address, "--dest",
-                           "org.grove.Runtime1", "--object-path", path, "--method", method,
-                           *args], capture_output=True, text=True)
+def gdbus_argv(daemon, path, method, *args, timeout=None):
+    limit = ["--timeout", str(timeout)] if timeout is not None else []
+    return ["gdbus", "call", "--address", daemon.address, *limit, "--dest",
+            "org.grove.Runtime1", "--object-path", path, "--method", method, *args]
+
+
+def gdbus(daemon, path, method, *args, timeout=None):
+    return subprocess.run(gdbus_argv(daemon, path, method, *args, timeout=timeout),
+                          capture_output=True, text=True)
+
+
+def start_pull(daemon, reference):
+    """Runtime1.StartPull: the job's object path, and the gdbus result"""
+    started = gdbus(daemon, "/org/grove/Runtime1", "org.grove.Runtime1.StartPull", reference,
+                    "{}")
+    return started.stdout.strip().strip("(),").replace("objectpath ", "").strip("'"), started
 
 
 def job_property(daemon, job, name):
@@ -45,21 +57,15 @@ def wait_job(daemon, job, seconds=60):
 def busy_store(daemon, proxy):
     """a pull that holds the store while its layer hangs: groved keeps answering, and a
     RemoveImage waits for the store without holding up anything else"""
-    started = gdbus(daemon, "/org/grove/Runtime1", "org.grove.Runtime1.StartPull",
-                    f"{proxy.host}/app/extra-stall:1", "{}")
-    job = started.stdout.strip().strip("(),").replace("objectpath ", "").strip("'")
+    job, started = start_pull(daemon, f"{proxy.host}/app/extra-stall:1")
     hung = proxy.stalled.wait(30)
-    remove = subprocess.Popen(["gdbus", "call", "--address", daemon.address, "--dest",
-                               "org.grove.Runtime1", "--object-path", "/org/grove/Runtime1",
-                               "--method", "org.grove.Runtime1.RemoveImage",
-                               f"{daemon.registry_host}/app/shared-a:1"],
+    remove = subprocess.Popen(gdbus_argv(daemon, "/org/grove/Runtime1",
+                                         "org.grove.Runtime1.RemoveImage",
+                                         f"{daemon.registry_host}/app/shared-a:1"),
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(0.5)
     start = time.monotonic()
-    listed = subprocess.run(["gdbus", "call", "--address", daemon.address, "--timeout", "5",
-                             "--dest", "org.grove.Runtime1", "--object-path",
-                             "/org/grove/Runtime1", "--method",
-                             "org.grove.Runtime1.ListImages"], capture_output=True, text=True)
+    listed = gdbus(daemon, "/org/grove/Runtime1", "org.grove.Runtime1.ListImages", timeout=5)
     took = time.monotonic() - start
     ok(hung and remove.poll() is None and listed.returncode == 0 and took < 2,
        f"a pull stalled inside its layer, a RemoveImage waiting: ListImages answers in "
@@ -91,9 +97,7 @@ def tests(registries, stall, proxy):
            "grovectl run: a container from the pulled image", ran.stdout + ran.stderr)
 
         multi = f"{plain.host}/app/multilayer:1"
-        started = gdbus(daemon, "/org/grove/Runtime1", "org.grove.Runtime1.StartPull",
-                        multi, "{}")
-        job = started.stdout.strip().strip("(),").replace("objectpath ", "").strip("'")
+        job, started = start_pull(daemon, multi)
         state = wait_job(daemon, job)
         layers = job_property(daemon, job, "Layers")
         operation = job_property(daemon, job, "Operation")

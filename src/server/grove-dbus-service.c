@@ -289,9 +289,27 @@ sync_container (GroveDBusService *self, GroveContainer *container)
 }
 
 static char *
+image_object_path (GroveImage *image)
+{
+  return g_strconcat (GROVE_DBUS_IMAGES_PATH, grove_image_get_id (image), NULL);
+}
+
+/* @images' object paths, NULL-terminated; none for no @images */
+static GPtrArray *
+image_object_paths (GPtrArray *images)
+{
+  GPtrArray *paths = g_ptr_array_new_with_free_func (g_free);
+
+  for (guint i = 0; images != NULL && i < images->len; i++)
+    g_ptr_array_add (paths, image_object_path (images->pdata[i]));
+  g_ptr_array_add (paths, NULL);
+  return paths;
+}
+
+static char *
 sync_image (GroveDBusService *self, GroveImage *image)
 {
-  g_autofree char *path = g_strconcat (GROVE_DBUS_IMAGES_PATH, grove_image_get_id (image), NULL);
+  g_autofree char *path = image_object_path (image);
   g_autoptr (GroveDBusObjectSkeleton) object = NULL;
   g_autoptr (GroveDBusImage1) iface = NULL;
 
@@ -740,7 +758,7 @@ import_image_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr (GError) local_error = NULL;
   g_autoptr (GPtrArray) images
       = grove_store_import_image_finish (GROVE_STORE (source), result, &local_error);
-  g_autoptr (GPtrArray) paths = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GPtrArray) paths = NULL;
 
   if (images == NULL)
     {
@@ -748,10 +766,7 @@ import_image_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       return;
     }
   resync_images (call->self);
-  for (guint i = 0; i < images->len; i++)
-    g_ptr_array_add (
-        paths, g_strconcat (GROVE_DBUS_IMAGES_PATH, grove_image_get_id (images->pdata[i]), NULL));
-  g_ptr_array_add (paths, NULL);
+  paths = image_object_paths (images);
   grove_dbus_runtime1_complete_import_image (GROVE_DBUS_RUNTIME1 (call->iface), call->invocation,
                                              (const char *const *)paths->pdata);
 }
@@ -833,12 +848,6 @@ pull_call_args (Call *call, const char **out_reference)
       return NULL;
     }
   return g_steal_pointer (&auth);
-}
-
-static char *
-image_object_path (GroveImage *image)
-{
-  return g_strconcat (GROVE_DBUS_IMAGES_PATH, grove_image_get_id (image), NULL);
 }
 
 static void
@@ -962,17 +971,12 @@ start_import_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr (GError) local_error = NULL;
   g_autoptr (GPtrArray) images
       = grove_store_import_image_finish (GROVE_STORE (source), result, &local_error);
-  g_autoptr (GPtrArray) paths = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GPtrArray) paths = image_object_paths (images);
 
   if (images == NULL)
     g_debug ("import job %s: %s", grove_dbus_job_get_path (run->job), local_error->message);
   else
-    {
-      resync_images (run->self);
-      for (guint i = 0; i < images->len; i++)
-        g_ptr_array_add (paths, image_object_path (images->pdata[i]));
-    }
-  g_ptr_array_add (paths, NULL);
+    resync_images (run->self);
   grove_dbus_job_finish (run->job, (const char *const *)paths->pdata, local_error);
 }
 
